@@ -1,0 +1,33 @@
+"""The ``postkamer`` command: Django's manage.py with friendly verbs (SPEC §6)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# Two-word and dashed verbs map to Django command names.
+_ALIASES = {
+    ("user", "add"): "user_add",
+    ("check-dns",): "check_dns",
+    ("rotate-keys",): "rotate_keys",
+}
+
+
+def translate_argv(argv: list[str]) -> list[str]:
+    """Return ``argv`` with the friendly verb replaced by the Django command name."""
+    args = argv[1:]
+    for words, command in _ALIASES.items():
+        if tuple(args[: len(words)]) == words:
+            return [argv[0], command, *args[len(words) :]]
+    return list(argv)
+
+
+def main() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "postkamer.settings")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(translate_argv(sys.argv))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,165 @@
+"""Typed readers for the environment, and the keys Postkamer generates on first run.
+
+A bad value stops start-up with a message that names the variable: a typo in a
+deployment should never silently fall back to a default.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def boolean(name: str, *, default: bool) -> bool:
+    """Return the environment variable ``name`` as a strict boolean."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name} must be 1 or 0 (true/false), not {raw!r}.")
+
+
+def integer(name: str, *, default: int) -> int:
+    """Return the environment variable ``name`` as an integer."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}.") from None
+
+
+def number(name: str, *, default: float) -> float:
+    """Return the environment variable ``name`` as a float."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, not {raw!r}.") from None
+
+
+def string_list(name: str, *, default: list[str]) -> list[str]:
+    """Return a comma-separated environment variable as a list of non-empty strings."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def data_dir() -> Path:
+    """Return ``POSTKAMER_DATA_DIR`` (default ``./data``), created when missing."""
+    path = Path(os.environ.get("POSTKAMER_DATA_DIR") or "data").resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _generated_secret(path: Path, make: Any) -> str:
+    """Read a secret file, creating it (mode 0600) on first use.
+
+    ``O_EXCL`` makes creation atomic, so the web server and the worker starting at
+    the same moment end up with the same key.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(make() + "\n")
+    return path.read_text().strip()
+
+
+def secret_key(directory: Path) -> str:
+    """Return ``POSTKAMER_SECRET_KEY`` or the key generated into the data dir."""
+    return os.environ.get("POSTKAMER_SECRET_KEY") or _generated_secret(
+        directory / "secret_key", lambda: secrets.token_urlsafe(50)
+    )
+
+
+def encryption_keys(directory: Path) -> list[str]:
+    """Return the Fernet keys, newest first.
+
+    From ``POSTKAMER_ENCRYPTION_KEYS`` (comma-separated) or the file
+    ``encryption_keys`` in the data dir (one key a line), generated on first run.
+    """
+    raw = os.environ.get("POSTKAMER_ENCRYPTION_KEYS")
+    if raw:
+        keys = [k.strip() for k in raw.split(",") if k.strip()]
+    else:
+        text = _generated_secret(
+            directory / "encryption_keys", lambda: Fernet.generate_key().decode()
+        )
+        keys = [line.strip() for line in text.splitlines() if line.strip()]
+    for key in keys:
+        try:
+            Fernet(key)
+        except ValueError:
+            raise ImproperlyConfigured(
+                "POSTKAMER_ENCRYPTION_KEYS holds a key that is not a valid Fernet key."
+            ) from None
+    if not keys:
+        raise ImproperlyConfigured("No encryption key configured.")
+    return keys
+
+
+def database(directory: Path) -> dict[str, Any]:
+    """Return Django's default database: ``DATABASE_URL`` or SQLite in the data dir."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        import dj_database_url
+
+        config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+        return config
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": directory / "postkamer.sqlite3",
+        "OPTIONS": {
+            # The web server and the worker write to one file: writers queue for
+            # the lock instead of failing half-way, readers never block (WAL).
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 30,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        },
+    }
+
+
+def huey(directory: Path) -> dict[str, Any]:
+    """Return the Huey settings: Redis with ``REDIS_URL``, SQLite in the data dir otherwise."""
+    immediate = boolean("POSTKAMER_HUEY_IMMEDIATE", default=False)
+    consumer = {
+        "workers": integer("POSTKAMER_WORKERS", default=2),
+        "worker_type": "thread",
+        "periodic": True,
+        "scheduler_interval": 1,
+        "flush_locks": True,
+    }
+    url = os.environ.get("REDIS_URL")
+    if url:
+        return {
+            "huey_class": "huey.RedisHuey",
+            "name": "postkamer",
+            "url": url,
+            "immediate": immediate,
+            "consumer": consumer,
+        }
+    return {
+        "huey_class": "huey.SqliteHuey",
+        "name": "postkamer",
+        "filename": str(directory / "huey.sqlite3"),
+        "immediate": immediate,
+        "consumer": consumer,
+    }
