@@ -1,0 +1,43 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+
+from postkamer.accounts.models import Organisation, Tenant, User, WorkflowGroup
+
+
+@admin.register(Tenant)
+class TenantAdmin(admin.ModelAdmin):
+    list_display = ["name", "edition", "created_at"]
+    list_filter = ["edition"]
+    search_fields = ["name"]
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(admin.ModelAdmin):
+    list_display = ["name", "tenant", "parent"]
+    list_filter = ["tenant"]
+    search_fields = ["name"]
+
+
+@admin.register(WorkflowGroup)
+class WorkflowGroupAdmin(admin.ModelAdmin):
+    list_display = ["name", "tenant"]
+    list_filter = ["tenant"]
+    filter_horizontal = ["members"]
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    ordering = ["email"]
+    list_display = ["email", "name", "tenant", "organisation", "is_active"]
+    list_filter = ["tenant", "is_staff", "is_active"]
+    search_fields = ["email", "name"]
+    fieldsets = (
+        (None, {"fields": ("email", "password", "name", "language")}),
+        ("Office", {"fields": ("tenant", "organisation", "default_mailbox")}),
+        ("Rights", {"fields": ("right_email_manager", "right_multi_user", "right_repair_sync")}),
+        ("Platform", {"fields": ("is_active", "is_staff", "is_superuser")}),
+    )
+    add_fieldsets = (
+        (None, {"fields": ("email", "password1", "password2", "tenant", "organisation")}),
+    )
+    filter_horizontal = ()

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from postkamer.accounts import services
+from postkamer.accounts.management.commands._password import password_from
+from postkamer.accounts.models import Edition
+
+
+class Command(BaseCommand):
+    help = "Create a tenant, its root organisation and an administrator with every right."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--tenant", required=True)
+        parser.add_argument("--edition", required=True, choices=[e.value for e in Edition])
+        parser.add_argument("--admin", required=True, help="the administrator's e-mail address")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+
+        from postkamer.accounts.models import User
+
+        existing = User.objects.filter(email=options["admin"].lower()).first()
+        password = (
+            "" if existing else password_from("POSTKAMER_ADMIN_PASSWORD", "Wachtwoord / password: ")
+        )
+        try:
+            user, created = services.bootstrap(
+                options["tenant"], options["edition"], options["admin"], password
+            )
+        except ValueError as error:
+            raise CommandError(str(error)) from None
+        verb = "created" if created else "already existed"
+        self.stdout.write(
+            f"Tenant '{user.tenant.name}' ({user.tenant.edition}); administrator {user.email} {verb}."
+        )
