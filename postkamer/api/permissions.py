@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.permissions import BasePermission
+
+from postkamer.mailboxes.guards import edition_message, right_message
+
+
+class EmailModule(BasePermission):
+    """An office user whose tenant's edition includes the e-mail manager."""
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        user = request.user
+        if not user.is_authenticated or user.tenant_id is None:
+            self.message = "Only office users can use this API."
+            return False
+        if not user.tenant.has_email_manager:
+            self.message = edition_message()
+            return False
+        return True
+
+
+class ManagesMailboxes(BasePermission):
+    """Changing mailboxes takes the right email_manager (reading does not)."""
+
+    SAFE = ("GET", "HEAD", "OPTIONS")
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        if request.method in self.SAFE:
+            return True
+        if request.user.has_right("email_manager"):
+            return True
+        self.message = right_message()
+        return False

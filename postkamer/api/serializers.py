@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _lazy
+from rest_framework import serializers
+
+from postkamer.accounts.models import User
+from postkamer.mailboxes.models import Mailbox
+from postkamer.mailboxes.validation import mailbox_errors
+
+SETTINGS_FIELDS = [
+    "name",
+    "sender_address",
+    "display_name",
+    "type",
+    "imap_host",
+    "imap_port",
+    "imap_security",
+    "imap_username",
+    "smtp_host",
+    "smtp_port",
+    "smtp_security",
+    "smtp_username",
+    "allow_insecure",
+    "interval_minutes",
+    "max_errors",
+    "sent_folder",
+    "junk_folder",
+    "sync_since",
+]
+STATUS_FIELDS = [
+    "error_count",
+    "last_error",
+    "last_error_at",
+    "last_fetch_at",
+    "disabled_reason",
+]
+
+
+class MailboxSerializer(serializers.ModelSerializer):
+    imap_password = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        style={"input_type": "password"},
+    )
+    smtp_password = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        style={"input_type": "password"},
+    )
+    interval_minutes = serializers.IntegerField(allow_null=True, required=False)
+    sync_since = serializers.DateTimeField(required=False)
+
+    class Meta:
+        model = Mailbox
+        fields = ["id", *SETTINGS_FIELDS, "imap_password", "smtp_password", *STATUS_FIELDS]
+        read_only_fields = ["id", *STATUS_FIELDS]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        instance: Mailbox | None = self.instance
+        merged: dict[str, Any] = {}
+        for field in SETTINGS_FIELDS:
+            if field in attrs:
+                merged[field] = attrs[field]
+            elif instance is not None:
+                merged[field] = getattr(instance, field)
+            else:
+                merged[field] = Mailbox._meta.get_field(field).get_default()
+        merged["imap_password"] = attrs.get("imap_password", "")
+        if "interval_minutes" not in attrs and instance is None:
+            merged["interval_minutes"] = Mailbox._meta.get_field("interval_minutes").default
+        tenant_id = self.context["request"].user.tenant_id
+        errors = mailbox_errors(merged, tenant_id=tenant_id, instance=instance)
+        if errors:
+            raise serializers.ValidationError(errors)
+        if instance is not None and "sync_since" in attrs:
+            raise serializers.ValidationError({"sync_since": [_repair_hint()]})
+        return attrs
+
+    def _apply(self, mailbox: Mailbox, attrs: dict[str, Any]) -> Mailbox:
+        imap_password = attrs.pop("imap_password", "")
+        smtp_password = attrs.pop("smtp_password", "")
+        interval_given = "interval_minutes" in attrs
+        interval = attrs.pop("interval_minutes", None)
+        for key, value in attrs.items():
+            setattr(mailbox, key, value)
+        if interval_given:
+            mailbox.set_interval(interval)
+        if imap_password:
+            mailbox.imap_password = imap_password
+        if smtp_password:
+            mailbox.smtp_password = smtp_password
+        return mailbox
+
+    def create(self, validated_data: dict[str, Any]) -> Mailbox:
+        user: User = self.context["request"].user
+        mailbox = Mailbox(tenant_id=user.tenant_id, sync_since=timezone.now())
+        self._apply(mailbox, dict(validated_data))
+        mailbox.save()
+        mailbox.owner_users.add(user)
+        return mailbox
+
+    def update(self, instance: Mailbox, validated_data: dict[str, Any]) -> Mailbox:
+        self._apply(instance, dict(validated_data))
+        instance.save()
+        return instance
+
+
+def _repair_hint() -> str:
+    from django.utils.translation import gettext as _
+
+    return _(
+        "The synchronisation date of an existing mailbox changes only with 'repair synchronisation'."
+    )
+
+
+class ConnectionResultSerializer(serializers.Serializer):
+    server = serializers.CharField()
+    ok = serializers.BooleanField()
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class MeSerializer(serializers.ModelSerializer):
+    organisation = serializers.SerializerMethodField()
+    rights = serializers.ListField(child=serializers.CharField(), read_only=True)
+    # One message for "does not exist" and "not yours", so IDs reveal nothing.
+    default_mailbox = serializers.PrimaryKeyRelatedField(
+        queryset=Mailbox.objects.all(),
+        allow_null=True,
+        required=False,
+        error_messages={"does_not_exist": _lazy("Mailbox not found.")},
+    )
+
+    class Meta:
+        model = User
+        fields = ["id", "email", "name", "organisation", "rights", "default_mailbox", "language"]
+        read_only_fields = ["id", "email", "name", "organisation", "rights"]
+
+    def get_organisation(self, user: User) -> dict[str, Any] | None:
+        if user.organisation_id is None:
+            return None
+        return {"id": user.organisation_id, "name": user.organisation.name}
+
+    def validate_default_mailbox(self, value: Mailbox | None) -> Mailbox | None:
+        from django.utils.translation import gettext as _
+
+        from postkamer.mailboxes.access import readable_mailboxes
+
+        if value is not None and not readable_mailboxes(self.instance).filter(pk=value.pk).exists():
+            raise serializers.ValidationError(_("Mailbox not found."))
+        return value

@@ -1,0 +1,118 @@
+"""Build protocol settings from a Mailbox, and the plain-language connection test."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from postkamer.crypto import SecretUnreadable
+from postkamer.mail import imap, smtp
+from postkamer.mail.errors import MailError
+from postkamer.mail.net import ConnectOptions, ServerSettings, make_ssl_context
+from postkamer.mailboxes.models import Mailbox, MailboxType
+
+log = logging.getLogger(__name__)
+
+
+def connect_options(timeout: float | None = None) -> ConnectOptions:
+    """Options for outgoing mail connections, from the settings (read at call time)."""
+    return ConnectOptions(
+        ssl_context=make_ssl_context(settings.POSTKAMER_CA_FILE),
+        timeout=timeout if timeout is not None else settings.POSTKAMER_MAIL_TIMEOUT,
+        allow_private=settings.POSTKAMER_ALLOW_PRIVATE_HOSTS,
+    )
+
+
+def imap_settings(mailbox: Mailbox) -> ServerSettings:
+    return ServerSettings(
+        host=mailbox.imap_host,
+        port=mailbox.imap_port,
+        security=mailbox.imap_security,
+        username=mailbox.imap_username,
+        password=mailbox.imap_password,
+    )
+
+
+def smtp_settings(mailbox: Mailbox) -> ServerSettings:
+    return ServerSettings(
+        host=mailbox.smtp_host,
+        port=mailbox.smtp_port,
+        security=mailbox.smtp_security,
+        username=mailbox.effective_smtp_username,
+        password=mailbox.effective_smtp_password,
+    )
+
+
+def describe_error(error: MailError) -> str:
+    """The user-facing sentence for a protocol error, in the active language."""
+    texts = {
+        "auth_failed": _("The user name or password is wrong."),
+        "host_not_found": _("The server name cannot be found. Check the spelling."),
+        "connection_refused": _(
+            "The server refused the connection. Check the server name and port."
+        ),
+        "timeout": _("The server did not answer in time. Try again later or check the port."),
+        "certificate_untrusted": _(
+            "The server's certificate is not trusted, so the connection was not made."
+        ),
+        "tls_failed": _("A secure connection with the server could not be set up."),
+        "no_starttls": _(
+            "The server offers no STARTTLS, so no secure connection is possible on this port."
+        ),
+        "private_host": _("This server is on an internal network address, which is not allowed."),
+        "protocol_error": _("The server gave an unexpected answer."),
+        "folder_missing": _("A folder no longer exists on the server."),
+    }
+    text = texts.get(error.code, _("The connection failed."))
+    if error.code == "folder_missing" and getattr(error, "folder", None):
+        text = _("The folder '%(folder)s' no longer exists on the server.") % {
+            "folder": error.folder  # type: ignore[attr-defined]
+        }
+    return text
+
+
+@dataclass
+class ServerResult:
+    server: str  # "imap" or "smtp"
+    ok: bool
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"server": self.server, "ok": self.ok, "code": self.code, "message": self.message}
+
+
+def _run(server: str, check, make_settings, mailbox: Mailbox) -> ServerResult:
+    try:
+        check(make_settings(mailbox), connect_options())
+    except MailError as error:
+        log.info("connection test of mailbox %s (%s): %s", mailbox.pk, server, error.code)
+        return ServerResult(server, False, error.code, describe_error(error))
+    except SecretUnreadable:
+        return ServerResult(
+            server,
+            False,
+            "secret_unreadable",
+            _("The stored password cannot be read. Enter the password again."),
+        )
+    return ServerResult(server, True, "ok", _("Connection OK"))
+
+
+def run_connection_test(mailbox: Mailbox) -> list[ServerResult]:
+    """Log in to IMAP and SMTP and return one plain-language result per server."""
+    if mailbox.type == MailboxType.OFFICE365:
+        return [
+            ServerResult(
+                "office365",
+                False,
+                "not_connected",
+                _("Office 365 mailboxes are tested after connecting with Microsoft."),
+            )
+        ]
+    return [
+        _run("imap", imap.check_login, imap_settings, mailbox),
+        _run("smtp", smtp.check_login, smtp_settings, mailbox),
+    ]

@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from postkamer.mailboxes.models import INTERVAL_VALUES, Mailbox
+from postkamer.mailboxes.validation import mailbox_errors
+
+_KEEP = _("Leave empty to keep the current password.")
+
+
+class MailboxForm(forms.ModelForm):
+    interval = forms.TypedChoiceField(
+        label=_("Interval"),
+        choices=[("", _("none"))] + [(str(m), _("every %d minutes") % m) for m in INTERVAL_VALUES],
+        coerce=int,
+        empty_value=None,
+        required=False,
+        help_text=_("With 'none', mail comes in only with the fetch button in the e-mail module."),
+    )
+    imap_password = forms.CharField(
+        label=_("IMAP password"),
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+    smtp_password = forms.CharField(
+        label=_("SMTP password"),
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=_("Empty: the IMAP password is used."),
+    )
+
+    class Meta:
+        model = Mailbox
+        fields = [
+            "name",
+            "sender_address",
+            "display_name",
+            "type",
+            "imap_host",
+            "imap_port",
+            "imap_security",
+            "imap_username",
+            "smtp_host",
+            "smtp_port",
+            "smtp_security",
+            "smtp_username",
+            "allow_insecure",
+            "max_errors",
+            "sent_folder",
+            "junk_folder",
+            "sync_since",
+        ]
+        widgets = {
+            "sync_since": forms.DateTimeInput(
+                attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"
+            ),
+        }
+        help_texts = {
+            "max_errors": _("After this many failed fetches in a row the interval becomes 'none'."),
+            "sync_since": _("Mail that arrived on the server from this moment on is fetched."),
+            "smtp_username": _("Empty: the IMAP user name is used."),
+        }
+
+    def __init__(self, *args: Any, tenant_id: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.tenant_id = tenant_id
+        self.fields["sync_since"].input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S"]
+        if self.instance.pk:
+            self.initial["interval"] = (
+                str(self.instance.interval_minutes) if self.instance.interval_minutes else ""
+            )
+            if self.instance.has_imap_password:
+                self.fields["imap_password"].help_text = _KEEP
+            if self.instance.smtp_password_enc:
+                self.fields["smtp_password"].help_text = _KEEP
+            # The synchronisation date changes only through "repair synchronisation".
+            self.fields["sync_since"].disabled = True
+        else:
+            self.initial.setdefault("sync_since", timezone.localtime().replace(second=0))
+        self.fields["sync_since"].required = False
+        for name in ("imap_host", "imap_username", "smtp_host"):
+            self.fields[name].widget.attrs["autocomplete"] = "off"
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        values = dict(cleaned)
+        values["interval_minutes"] = cleaned.get("interval")
+        errors = mailbox_errors(values, tenant_id=self.tenant_id, instance=self.instance)
+        for field, messages in errors.items():
+            target = "interval" if field == "interval_minutes" else field
+            for message in messages:
+                self.add_error(target if target in self.fields else None, message)
+        return cleaned
+
+    def save(self, commit: bool = True) -> Mailbox:
+        mailbox: Mailbox = super().save(commit=False)
+        mailbox.tenant_id = self.tenant_id
+        mailbox.set_interval(self.cleaned_data.get("interval"))
+        if not mailbox.sync_since:
+            mailbox.sync_since = timezone.now()
+        if self.cleaned_data.get("imap_password"):
+            mailbox.imap_password = self.cleaned_data["imap_password"]
+        if self.cleaned_data.get("smtp_password"):
+            mailbox.smtp_password = self.cleaned_data["smtp_password"]
+        if commit:
+            mailbox.save()
+        return mailbox

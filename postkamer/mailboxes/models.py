@@ -1,0 +1,135 @@
+"""The mailbox: identity, server settings, fetch settings and status (SPEC §2)."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from postkamer import crypto
+from postkamer.accounts.models import Tenant, User, WorkflowGroup
+
+
+class MailboxType(models.TextChoices):
+    IMAP = "imap", _("IMAP/SMTP")
+    OFFICE365 = "office365", _("Office 365")
+
+
+class Security(models.TextChoices):
+    SSL = "ssl", _("SSL/TLS")
+    STARTTLS = "starttls", _("STARTTLS")
+    NONE = "none", _("None (insecure, test only)")
+
+
+# Minutes; None means no automatic fetching (SPEC §2 "Interval").
+INTERVAL_CHOICES = [(None, _("none")), *[(m, _("%d min") % m) for m in (1, 5, 10, 15, 30, 60)]]
+INTERVAL_VALUES = (1, 5, 10, 15, 30, 60)
+
+
+def _now() -> timezone.datetime:
+    return timezone.now()
+
+
+class Mailbox(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="mailboxes")
+    name = models.CharField(_("name"), max_length=200)
+    sender_address = models.EmailField(_("sender address"))
+    display_name = models.CharField(_("display name"), max_length=200, blank=True)
+    type = models.CharField(
+        _("type"), max_length=20, choices=MailboxType.choices, default=MailboxType.IMAP
+    )
+
+    imap_host = models.CharField(_("IMAP server"), max_length=255, blank=True)
+    imap_port = models.PositiveIntegerField(_("IMAP port"), default=993)
+    imap_security = models.CharField(
+        _("IMAP security"), max_length=10, choices=Security.choices, default=Security.SSL
+    )
+    imap_username = models.CharField(_("IMAP user name"), max_length=255, blank=True)
+    imap_password_enc = models.TextField(blank=True, editable=False)
+    smtp_host = models.CharField(_("SMTP server"), max_length=255, blank=True)
+    smtp_port = models.PositiveIntegerField(_("SMTP port"), default=587)
+    smtp_security = models.CharField(
+        _("SMTP security"), max_length=10, choices=Security.choices, default=Security.STARTTLS
+    )
+    smtp_username = models.CharField(_("SMTP user name"), max_length=255, blank=True)
+    smtp_password_enc = models.TextField(blank=True, editable=False)
+    allow_insecure = models.BooleanField(_("allow insecure connections (test only)"), default=False)
+
+    interval_minutes = models.PositiveSmallIntegerField(
+        _("interval"), null=True, blank=True, default=5
+    )
+    max_errors = models.PositiveSmallIntegerField(_("disable after errors"), default=5)
+    sent_folder = models.CharField(_("IMAP sent folder"), max_length=255, blank=True)
+    junk_folder = models.CharField(_("IMAP junk folder"), max_length=255, blank=True)
+    sync_since = models.DateTimeField(_("synchronisation date"), default=_now)
+
+    error_count = models.PositiveIntegerField(default=0, editable=False)
+    last_error = models.TextField(blank=True, editable=False)
+    last_error_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_fetch_at = models.DateTimeField(null=True, blank=True, editable=False)
+    disabled_reason = models.TextField(blank=True, editable=False)
+
+    owner_users = models.ManyToManyField(User, blank=True, related_name="owned_mailboxes")
+    owner_groups = models.ManyToManyField(
+        WorkflowGroup, blank=True, related_name="linked_mailboxes"
+    )
+
+    created_at = models.DateTimeField(default=_now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("mailbox")
+        verbose_name_plural = _("mailboxes")
+        constraints = [
+            models.UniqueConstraint(
+                "tenant", Lower("sender_address"), name="mailbox_unique_sender_per_tenant"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.sender_address}>"
+
+    # Secrets are write-only: code sets them through these properties and reads
+    # them only to open a connection.
+    @property
+    def imap_password(self) -> str:
+        return crypto.decrypt(self.imap_password_enc)
+
+    @imap_password.setter
+    def imap_password(self, value: str) -> None:
+        self.imap_password_enc = crypto.encrypt(value)
+
+    @property
+    def smtp_password(self) -> str:
+        return crypto.decrypt(self.smtp_password_enc)
+
+    @smtp_password.setter
+    def smtp_password(self, value: str) -> None:
+        self.smtp_password_enc = crypto.encrypt(value)
+
+    @property
+    def has_imap_password(self) -> bool:
+        return bool(self.imap_password_enc)
+
+    @property
+    def effective_smtp_username(self) -> str:
+        """SMTP user name, defaulting to the IMAP one (SPEC §2)."""
+        return self.smtp_username or self.imap_username
+
+    @property
+    def effective_smtp_password(self) -> str:
+        """SMTP password, defaulting to the IMAP one (SPEC §2)."""
+        return self.smtp_password if self.smtp_password_enc else self.imap_password
+
+    def set_interval(self, minutes: int | None) -> None:
+        """Set the fetch interval; choosing one again re-enables a disabled mailbox."""
+        self.interval_minutes = minutes
+        if minutes is not None and self.disabled_reason:
+            self.disabled_reason = ""
+            self.error_count = 0
+
+    @property
+    def is_disabled(self) -> bool:
+        return bool(self.disabled_reason)

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from postkamer.mailboxes import views
+
+urlpatterns = [
+    path("", views.mailbox_list, name="mailbox-list"),
+    path("new/", views.mailbox_create, name="mailbox-create"),
+    path("<int:pk>/", views.mailbox_edit, name="mailbox-edit"),
+    path("<int:pk>/test-connection/", views.mailbox_test_connection, name="mailbox-test"),
+    path("<int:pk>/delete/", views.mailbox_delete, name="mailbox-delete"),
+]
