@@ -1,0 +1,202 @@
+"""IMAP connections on top of IMAPClient, with checked addresses and TLS.
+
+:class:`ImapConnection` is an ``imapclient.IMAPClient`` whose underlying
+``imaplib.IMAP4`` gets its socket from :func:`postkamer.mail.net.open_connection`
+(the checked address, never re-resolved).  The raw ``imaplib.IMAP4`` object stays
+reachable as ``conn._imap`` (as in IMAPClient) so that a fast bulk reader can
+work on the same connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import imaplib
+import socket
+from dataclasses import dataclass
+
+import imapclient
+from imapclient import exceptions as imap_exc
+
+from postkamer.mail import errors, net
+from postkamer.mail.net import ConnectOptions, ServerSettings
+
+#: RFC 6154 special-use flags we recognise, in their canonical spelling.
+SPECIAL_USE_FLAGS = ("\\Sent", "\\Junk", "\\Drafts", "\\Trash", "\\Archive", "\\All", "\\Flagged")
+_SPECIAL_USE_BY_LOWER = {flag.lower(): flag for flag in SPECIAL_USE_FLAGS}
+_NOT_SELECTABLE = {"\\noselect", "\\nonexistent"}
+
+
+class _CheckedIMAP4(imaplib.IMAP4):
+    """``imaplib.IMAP4`` whose socket comes from ``net.open_connection`` and,
+    for implicit TLS, is wrapped with our context verified against the host
+    *name* (not the connected IP)."""
+
+    def __init__(self, host: str, port: int, options: ConnectOptions, implicit_tls: bool) -> None:
+        self._options = options
+        self._implicit_tls = implicit_tls
+        super().__init__(host, port, timeout=options.timeout)
+
+    def _create_socket(self, timeout: float | None = None) -> socket.socket:
+        opts = self._options
+        sock = net.open_connection(
+            self.host, self.port, opts.timeout, opts.allow_private, opts.resolver
+        )
+        if not self._implicit_tls:
+            return sock
+        try:
+            return opts.ssl_context.wrap_socket(sock, server_hostname=self.host)
+        except BaseException:
+            sock.close()
+            raise
+
+
+class ImapConnection(imapclient.IMAPClient):
+    """An IMAPClient connected through :func:`net.open_connection`.
+
+    Use :func:`connect` rather than instantiating this directly: the
+    constructor only opens the connection and reads the greeting; it does not
+    do STARTTLS or log in.  Constructor exceptions are raw socket/ssl/imaplib
+    exceptions.
+    """
+
+    def __init__(self, server: ServerSettings, options: ConnectOptions) -> None:
+        self._options = options
+        super().__init__(
+            server.host,
+            server.port,
+            ssl=server.security == net.SECURITY_SSL,
+            ssl_context=options.ssl_context,
+            timeout=options.timeout,
+        )
+
+    def _create_IMAP4(self) -> imaplib.IMAP4:
+        return _CheckedIMAP4(self.host, self.port, self._options, implicit_tls=self.ssl)
+
+
+@dataclass(frozen=True)
+class Folder:
+    """One mailbox as returned by LIST.
+
+    ``special_use`` is one of :data:`SPECIAL_USE_FLAGS` or None.
+    """
+
+    name: str
+    delimiter: str | None
+    flags: tuple[str, ...]
+    special_use: str | None
+    selectable: bool
+
+
+def _scrub(text: str, *secrets: str | None) -> str:
+    # Servers may echo input in their error text; never let a secret through.
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _login(conn: ImapConnection, server: ServerSettings) -> None:
+    try:
+        if server.oauth2_token:
+            if not conn.has_capability("AUTH=XOAUTH2"):
+                raise errors.AuthUnavailable(f"{server.host} does not offer AUTH=XOAUTH2")
+            conn.oauth2_login(server.username, server.oauth2_token)
+        elif server.password is not None:
+            if conn.has_capability("LOGINDISABLED"):
+                raise errors.AuthUnavailable(f"{server.host} does not allow LOGIN here")
+            conn.login(server.username, server.password)
+        else:
+            raise errors.AuthUnavailable("neither a password nor an OAuth2 token was given")
+    except imap_exc.LoginError as exc:
+        detail = _scrub(str(exc), server.password, server.oauth2_token)
+        raise errors.AuthFailed(f"login as {server.username!r} refused: {detail}") from None
+
+
+def connect(server: ServerSettings, options: ConnectOptions) -> ImapConnection:
+    """Return an IMAP connection that is connected, secured and logged in.
+
+    ``security="ssl"`` uses implicit TLS; ``"starttls"`` requires STARTTLS and
+    never falls back to plaintext.  A password logs in with LOGIN, an
+    ``oauth2_token`` with AUTHENTICATE XOAUTH2 (the token wins when both are set).
+
+    Raises ``HostNotFound``, ``PrivateHostRefused``, ``ConnectionRefused``,
+    ``Timeout``, ``CertificateUntrusted``, ``TLSFailed``, ``StartTLSUnavailable``,
+    ``AuthUnavailable``, ``AuthFailed`` or ``ProtocolError``
+    (all :class:`errors.MailError`).  Messages never contain the secret.
+    """
+    with net.translate_errors(server.host, server.port, options.timeout):
+        try:
+            conn = ImapConnection(server, options)
+        except imaplib.IMAP4.error as exc:
+            raise errors.ProtocolError(f"bad greeting from {server.host}: {exc}") from None
+        try:
+            try:
+                if server.security == net.SECURITY_STARTTLS:
+                    if not conn.has_capability("STARTTLS"):
+                        raise errors.StartTLSUnavailable(f"{server.host} does not offer STARTTLS")
+                    conn.starttls(options.ssl_context)
+                _login(conn, server)
+            except imaplib.IMAP4.error as exc:
+                # LoginError is handled in _login; what is left is the server
+                # aborting or answering STARTTLS/CAPABILITY with NO/BAD.
+                raise errors.ProtocolError(f"{server.host}: {exc}") from None
+        except BaseException:
+            _close_quietly(conn)
+            raise
+    return conn
+
+
+def _close_quietly(conn: ImapConnection) -> None:
+    # Already failing: the first error is the one worth reporting.
+    with contextlib.suppress(Exception):
+        conn.shutdown()
+
+
+def check_login(server: ServerSettings, options: ConnectOptions) -> None:
+    """Connect, log in and log out; return None on success.
+
+    Raises the same errors as :func:`connect`.
+    """
+    conn = connect(server, options)
+    with net.translate_errors(server.host, server.port, options.timeout):
+        try:
+            conn.logout()
+        except imaplib.IMAP4.error:
+            # Logged in fine; a grumpy LOGOUT does not make the settings wrong.
+            _close_quietly(conn)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def list_folders(conn: ImapConnection) -> list[Folder]:
+    """Return all folders from LIST, with RFC 6154 special-use flags.
+
+    Names are decoded from modified UTF-7.  Raises ``Timeout`` or
+    ``ProtocolError`` (connection lost or LIST refused).
+    """
+    host, port = conn.host, conn.port
+    timeout = conn._options.timeout
+    with net.translate_errors(host, port, timeout):
+        try:
+            rows = conn.list_folders()
+        except imaplib.IMAP4.error as exc:
+            raise errors.ProtocolError(f"LIST failed on {host}: {exc}") from None
+    folders = []
+    for raw_flags, raw_delim, raw_name in rows:
+        flags = tuple(_text(f) for f in raw_flags)
+        lowered = [f.lower() for f in flags]
+        special = next(
+            (_SPECIAL_USE_BY_LOWER[f] for f in lowered if f in _SPECIAL_USE_BY_LOWER), None
+        )
+        folders.append(
+            Folder(
+                name=_text(raw_name),
+                delimiter=_text(raw_delim) if raw_delim is not None else None,
+                flags=flags,
+                special_use=special,
+                selectable=not any(f in _NOT_SELECTABLE for f in lowered),
+            )
+        )
+    return folders

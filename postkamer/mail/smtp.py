@@ -1,0 +1,225 @@
+"""SMTP submission with checked addresses, verified TLS and mapped errors."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import smtplib
+import socket
+
+from postkamer.mail import errors, net
+from postkamer.mail.net import ConnectOptions, ServerSettings
+
+
+class CheckedSMTP(smtplib.SMTP):
+    """``smtplib.SMTP`` whose socket comes from ``net.open_connection``.
+
+    For ``security="ssl"`` the socket is wrapped with the configured context
+    right away (implicit TLS); STARTTLS uses ``self._host`` (the host *name*)
+    for certificate checks, like implicit TLS does.  Use :func:`connect`.
+    """
+
+    def __init__(self, server: ServerSettings, options: ConnectOptions) -> None:
+        self._options = options
+        self._implicit_tls = server.security == net.SECURITY_SSL
+        # An explicit local_hostname avoids smtplib's socket.getfqdn(), which
+        # does a reverse DNS lookup that can hang; the real EHLO name is set
+        # from the connected socket in _get_socket().
+        super().__init__(local_hostname="localhost", timeout=options.timeout)
+        self._host = server.host
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        opts = self._options
+        self._port = port
+        sock = net.open_connection(host, port, opts.timeout, opts.allow_private, opts.resolver)
+        address = sock.getsockname()[0]
+        # RFC 5321 address literal: no dependency on (possibly absent) reverse DNS.
+        self.local_hostname = f"[IPv6:{address}]" if ":" in address else f"[{address}]"
+        if not self._implicit_tls:
+            return sock
+        try:
+            return opts.ssl_context.wrap_socket(sock, server_hostname=self._host)
+        except BaseException:
+            sock.close()
+            raise
+
+
+def _xoauth2_auth_object(username: str, token: str):
+    initial = f"user={username}\x01auth=Bearer {token}\x01\x01"
+
+    def respond(challenge: bytes | None = None) -> str:
+        # On failure an XOAUTH2 server sends a 334 with a JSON error; the
+        # client must answer with an empty line to get the final 5xx.
+        return initial if challenge is None else ""
+
+    return respond
+
+
+def _scrub(text: str, *secrets: str | None) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+            encoded = base64.b64encode(secret.encode()).decode()
+            text = text.replace(encoded, "***")
+    return text
+
+
+def _reply_text(exc: smtplib.SMTPResponseException) -> str:
+    msg = exc.smtp_error
+    text = msg.decode("utf-8", "replace") if isinstance(msg, bytes) else str(msg)
+    return f"{exc.smtp_code} {text}"
+
+
+def _authenticate(conn: CheckedSMTP, server: ServerSettings) -> None:
+    if not conn.has_extn("auth"):
+        raise errors.AuthUnavailable(f"{server.host} offers no AUTH (after TLS)")
+    mechanisms = conn.esmtp_features.get("auth", "").upper().split()
+    try:
+        if server.oauth2_token:
+            if "XOAUTH2" not in mechanisms:
+                raise errors.AuthUnavailable(f"{server.host} does not offer AUTH XOAUTH2")
+            code, resp = conn.auth(
+                "XOAUTH2",
+                _xoauth2_auth_object(server.username, server.oauth2_token),
+                initial_response_ok=True,
+            )
+            if code != 235:
+                raise smtplib.SMTPAuthenticationError(code, resp)
+        elif server.password is not None:
+            try:
+                conn.login(server.username, server.password)
+            finally:
+                # smtplib keeps the credentials on the object; drop them.
+                conn.user = conn.password = ""
+        else:
+            raise errors.AuthUnavailable("neither a password nor an OAuth2 token was given")
+    except smtplib.SMTPAuthenticationError as exc:
+        detail = _scrub(_reply_text(exc), server.password, server.oauth2_token)
+        if 400 <= exc.smtp_code < 500:
+            raise errors.ProtocolError(f"{server.host} deferred the login: {detail}") from None
+        raise errors.AuthFailed(f"login as {server.username!r} refused: {detail}") from None
+    except smtplib.SMTPNotSupportedError:
+        raise errors.AuthUnavailable(f"{server.host} offers no AUTH") from None
+    except smtplib.SMTPException as exc:
+        # smtplib raises a bare SMTPException for "no suitable mechanism".
+        if type(exc) is smtplib.SMTPException:
+            raise errors.AuthUnavailable(f"{server.host}: {exc}") from None
+        raise
+
+
+def connect(server: ServerSettings, options: ConnectOptions) -> CheckedSMTP:
+    """Return an SMTP connection that is connected, secured, EHLO'd and logged in.
+
+    ``security="starttls"`` requires STARTTLS in the EHLO answer and never
+    continues in plaintext.  A password logs in with smtplib's preferred
+    mechanism (PLAIN/LOGIN); an ``oauth2_token`` uses AUTH XOAUTH2.
+
+    Raises ``HostNotFound``, ``PrivateHostRefused``, ``ConnectionRefused``,
+    ``Timeout``, ``CertificateUntrusted``, ``TLSFailed``, ``StartTLSUnavailable``,
+    ``AuthUnavailable``, ``AuthFailed`` or ``ProtocolError``.  Messages never
+    contain the secret.
+    """
+    conn = CheckedSMTP(server, options)
+    with net.translate_errors(server.host, server.port, options.timeout):
+        try:
+            try:
+                code, msg = conn.connect(server.host, server.port)
+                if code != 220:
+                    raise errors.ProtocolError(f"{server.host} greeted with {code} {msg!r}")
+                conn.ehlo()
+                if server.security == net.SECURITY_STARTTLS:
+                    if not conn.has_extn("starttls"):
+                        raise errors.StartTLSUnavailable(f"{server.host} does not offer STARTTLS")
+                    conn.starttls(context=options.ssl_context)
+                    conn.ehlo()
+                _authenticate(conn, server)
+            except smtplib.SMTPServerDisconnected as exc:
+                raise errors.ProtocolError(f"{server.host} closed the connection: {exc}") from None
+            except smtplib.SMTPResponseException as exc:
+                detail = _scrub(_reply_text(exc), server.password, server.oauth2_token)
+                raise errors.ProtocolError(f"{server.host}: {detail}") from None
+            except smtplib.SMTPException as exc:
+                raise errors.ProtocolError(f"{server.host}: {exc}") from None
+        except BaseException:
+            close_quietly(conn)
+            raise
+    return conn
+
+
+def close_quietly(conn: smtplib.SMTP) -> None:
+    """Close ``conn`` without raising; returns None."""
+    with contextlib.suppress(Exception):
+        conn.close()
+
+
+def check_login(server: ServerSettings, options: ConnectOptions) -> None:
+    """Connect, log in and QUIT; return None on success.
+
+    Raises the same errors as :func:`connect`.
+    """
+    conn = connect(server, options)
+    try:
+        conn.quit()
+    except (smtplib.SMTPException, OSError):
+        # Logged in fine; a failing QUIT does not make the settings wrong.
+        close_quietly(conn)
+
+
+def _refusal(code: int, detail: str, **attrs: object) -> errors.MailError:
+    cls = errors.MessageDeferred if 400 <= code < 500 else errors.MessageRefused
+    exc = cls(detail)
+    for name, value in attrs.items():
+        setattr(exc, name, value)
+    return exc
+
+
+def send(conn: smtplib.SMTP, from_addr: str, recipients: list[str], raw: bytes) -> None:
+    """Send ``raw`` (a complete RFC 5322 message) to ``recipients``; return None.
+
+    Raises ``MessageDeferred`` (4xx) or ``MessageRefused`` (5xx) when the
+    sender, all recipients or the data are refused.  When only some
+    recipients are refused the message HAS gone to the others; the raised
+    error then has ``delivered_to_others=True``.  Every refusal error has
+    ``refused``: recipient -> (code, text).  Connection problems raise
+    ``Timeout`` or ``ProtocolError``.
+    """
+    host = getattr(conn, "_host", "") or "server"
+    port = getattr(conn, "_port", 0)
+    timeout = conn.timeout if isinstance(conn.timeout, (int, float)) else 0.0
+    with net.translate_errors(host, port, timeout):
+        try:
+            refused = conn.sendmail(from_addr, recipients, raw)
+        except smtplib.SMTPRecipientsRefused as exc:
+            all_refused = _decode_refused(exc.recipients)
+            code = min(code for code, _ in all_refused.values())
+            raise _refusal(
+                code,
+                f"all recipients refused: {all_refused}",
+                refused=all_refused,
+                delivered_to_others=False,
+            ) from None
+        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+            what = "sender" if isinstance(exc, smtplib.SMTPSenderRefused) else "message"
+            raise _refusal(
+                exc.smtp_code,
+                f"{what} refused: {_reply_text(exc)}",
+                refused={r: (exc.smtp_code, _reply_text(exc)) for r in recipients},
+                delivered_to_others=False,
+            ) from None
+        except smtplib.SMTPServerDisconnected as exc:
+            raise errors.ProtocolError(f"{host} closed the connection: {exc}") from None
+        except smtplib.SMTPResponseException as exc:
+            raise errors.ProtocolError(f"{host}: {_reply_text(exc)}") from None
+    if refused:
+        some = _decode_refused(refused)
+        code = min(code for code, _ in some.values())
+        raise _refusal(
+            code, f"some recipients refused: {some}", refused=some, delivered_to_others=True
+        )
+
+
+def _decode_refused(refused: dict) -> dict[str, tuple[int, str]]:
+    return {
+        rcpt: (code, msg.decode("utf-8", "replace") if isinstance(msg, bytes) else str(msg))
+        for rcpt, (code, msg) in refused.items()
+    }
