@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from django.db import transaction
 from drf_spectacular.utils import extend_schema
-from rest_framework import status, viewsets
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from postkamer.api.base import BaseAPIView, BaseModelViewSet
 from postkamer.api.permissions import EmailModule, ManagesMailboxes
 from postkamer.api.serializers import ConnectionResultSerializer, MailboxSerializer, MeSerializer
 from postkamer.mailboxes import access
@@ -18,7 +18,7 @@ from postkamer.mailboxes.connection import run_connection_test
 from postkamer.mailboxes.models import Mailbox
 
 
-class MailboxViewSet(viewsets.ModelViewSet):
+class MailboxViewSet(BaseModelViewSet):
     """The tenant's mailboxes: managers see all, others the ones they own."""
 
     serializer_class = MailboxSerializer
@@ -50,7 +50,7 @@ class MailboxViewSet(viewsets.ModelViewSet):
         return Response({"ok": all(r["ok"] for r in results), "results": results})
 
 
-class MeView(APIView):
+class MeView(BaseAPIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(responses=MeSerializer)
