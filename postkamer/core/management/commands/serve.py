@@ -32,6 +32,9 @@ def web_command(bind: str, workers: int) -> list[str]:
         "-",
         "--forwarded-allow-ips",
         "127.0.0.1",
+        # Keep gunicorn's control socket in the data dir, not in the home folder.
+        "--control-socket",
+        str(settings.DATA_DIR / "gunicorn.ctl"),
     ]
 
 
