@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "postkamer.core",
     "postkamer.accounts",
     "postkamer.mailboxes",
+    "postkamer.messages",
+    "postkamer.fetching",
     "postkamer.api",
 ]
 

@@ -70,6 +70,15 @@ class Mailbox(models.Model):
     last_fetch_at = models.DateTimeField(null=True, blank=True, editable=False)
     disabled_reason = models.TextField(blank=True, editable=False)
 
+    # Scheduling and the claim that keeps two fetches of one mailbox apart (SPEC §4):
+    # a conditional UPDATE sets lease_until/lease_token; 0 rows = someone else has it,
+    # and a crashed worker's lease simply expires.
+    next_fetch_at = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
+    lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    lease_token = models.CharField(max_length=64, blank=True, editable=False)
+    # Repair synchronisation: the next fetch considers every message from this moment.
+    repair_since = models.DateTimeField(null=True, blank=True, editable=False)
+
     owner_users = models.ManyToManyField(User, blank=True, related_name="owned_mailboxes")
     owner_groups = models.ManyToManyField(
         WorkflowGroup, blank=True, related_name="linked_mailboxes"

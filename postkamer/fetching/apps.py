@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class FetchingConfig(AppConfig):
+    name = "postkamer.fetching"
+    label = "fetching"
+    verbose_name = "Fetching"
