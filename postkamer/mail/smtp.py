@@ -64,6 +64,16 @@ def _scrub(text: str, *secrets: str | None) -> str:
     return text
 
 
+def _disconnected(
+    exc: smtplib.SMTPServerDisconnected, host: str, timeout: float
+) -> errors.MailError:
+    # smtplib turns a read time-out into SMTPServerDisconnected("Connection
+    # unexpectedly closed: timed out"); the TimeoutError survives as __context__.
+    if isinstance(exc.__context__, TimeoutError):
+        return errors.Timeout(f"{host} did not answer within {timeout:g} s")
+    return errors.ProtocolError(f"{host} closed the connection: {exc}")
+
+
 def _reply_text(exc: smtplib.SMTPResponseException) -> str:
     msg = exc.smtp_error
     text = msg.decode("utf-8", "replace") if isinstance(msg, bytes) else str(msg)
@@ -134,7 +144,7 @@ def connect(server: ServerSettings, options: ConnectOptions) -> CheckedSMTP:
                     conn.ehlo()
                 _authenticate(conn, server)
             except smtplib.SMTPServerDisconnected as exc:
-                raise errors.ProtocolError(f"{server.host} closed the connection: {exc}") from None
+                raise _disconnected(exc, server.host, options.timeout) from None
             except smtplib.SMTPResponseException as exc:
                 detail = _scrub(_reply_text(exc), server.password, server.oauth2_token)
                 raise errors.ProtocolError(f"{server.host}: {detail}") from None
@@ -207,7 +217,7 @@ def send(conn: smtplib.SMTP, from_addr: str, recipients: list[str], raw: bytes) 
                 delivered_to_others=False,
             ) from None
         except smtplib.SMTPServerDisconnected as exc:
-            raise errors.ProtocolError(f"{host} closed the connection: {exc}") from None
+            raise _disconnected(exc, host, timeout) from None
         except smtplib.SMTPResponseException as exc:
             raise errors.ProtocolError(f"{host}: {_reply_text(exc)}") from None
     if refused:

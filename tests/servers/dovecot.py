@@ -23,7 +23,6 @@ import re
 import secrets
 import shutil
 import socket
-import ssl
 import subprocess
 import threading
 import time
@@ -503,4 +502,3 @@ def remove_workdir(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-__all__ = ["Dovecot", "make_workdir", "remove_workdir", "ssl"]
