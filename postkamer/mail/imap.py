@@ -104,7 +104,16 @@ def _login(conn: ImapConnection, server: ServerSettings) -> None:
         elif server.password is not None:
             if conn.has_capability("LOGINDISABLED"):
                 raise errors.AuthUnavailable(f"{server.host} does not allow LOGIN here")
-            conn.login(server.username, server.password)
+            if server.password.isascii() and server.username.isascii():
+                conn.login(server.username, server.password)
+            elif conn.has_capability("AUTH=PLAIN"):
+                # LOGIN arguments are sent as ASCII by imaplib; SASL PLAIN
+                # is UTF-8 by definition (RFC 4616).
+                conn.plain_login(server.username, server.password)
+            else:
+                raise errors.AuthUnavailable(
+                    f"{server.host} offers no AUTH=PLAIN for a non-ASCII user name or password"
+                )
         else:
             raise errors.AuthUnavailable("neither a password nor an OAuth2 token was given")
     except imap_exc.LoginError as exc:

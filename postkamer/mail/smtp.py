@@ -80,6 +80,20 @@ def _reply_text(exc: smtplib.SMTPResponseException) -> str:
     return f"{exc.smtp_code} {text}"
 
 
+def _plain_utf8(conn: CheckedSMTP, server: ServerSettings) -> None:
+    # smtplib encodes AUTH data as ASCII; SASL PLAIN is UTF-8 (RFC 4616).
+    mechanisms = conn.esmtp_features.get("auth", "").upper().split()
+    if "PLAIN" not in mechanisms:
+        raise errors.AuthUnavailable(
+            f"{server.host} offers no AUTH PLAIN for a non-ASCII user name or password"
+        )
+    assert server.password is not None
+    blob = f"\0{server.username}\0{server.password}".encode()
+    code, resp = conn.docmd("AUTH", "PLAIN " + base64.b64encode(blob).decode("ascii"))
+    if code not in (235, 503):
+        raise smtplib.SMTPAuthenticationError(code, resp)
+
+
 def _authenticate(conn: CheckedSMTP, server: ServerSettings) -> None:
     if not conn.has_extn("auth"):
         raise errors.AuthUnavailable(f"{server.host} offers no AUTH (after TLS)")
@@ -97,7 +111,10 @@ def _authenticate(conn: CheckedSMTP, server: ServerSettings) -> None:
                 raise smtplib.SMTPAuthenticationError(code, resp)
         elif server.password is not None:
             try:
-                conn.login(server.username, server.password)
+                if server.password.isascii() and server.username.isascii():
+                    conn.login(server.username, server.password)
+                else:
+                    _plain_utf8(conn, server)
             finally:
                 # smtplib keeps the credentials on the object; drop them.
                 conn.user = conn.password = ""
@@ -108,6 +125,10 @@ def _authenticate(conn: CheckedSMTP, server: ServerSettings) -> None:
         if 400 <= exc.smtp_code < 500:
             raise errors.ProtocolError(f"{server.host} deferred the login: {detail}") from None
         raise errors.AuthFailed(f"login as {server.username!r} refused: {detail}") from None
+    except UnicodeError:
+        # A non-ASCII user name or token cannot go into XOAUTH2 via smtplib;
+        # the exception itself would quote the secret, so it is not chained.
+        raise errors.AuthUnavailable(f"{server.host}: credentials are not ASCII") from None
     except smtplib.SMTPNotSupportedError:
         raise errors.AuthUnavailable(f"{server.host} offers no AUTH") from None
     except smtplib.SMTPException as exc:

@@ -187,3 +187,9 @@ def test_starttls_is_never_skipped_when_the_server_lacks_it(options):
         assert not fake.got_login
     finally:
         fake.stop()
+
+
+def test_non_ascii_password_logs_in_with_sasl_plain(dovecot, options):
+    email, _ = dovecot.new_user()
+    dovecot.set_password(email, "wachtwoord-ĳsbeer-€")
+    imap.check_login(settings(dovecot.imaps_port, "ssl", email, "wachtwoord-ĳsbeer-€"), options)

@@ -159,3 +159,11 @@ def test_send_maps_a_refused_recipient_to_message_refused(smtp_servers, smtp_use
     finally:
         conn.quit()
     assert smtp_servers.messages_for("carol@example.test")
+
+
+def test_non_ascii_password_logs_in_with_utf8_auth_plain(smtp_servers, options):
+    email = f"s{secrets.token_hex(6)}@example.test"
+    smtp_servers.users[email] = "wachtwoord-ĳsbeer-€"
+    smtp.check_login(
+        settings(smtp_servers.implicit_port, "ssl", email, "wachtwoord-ĳsbeer-€"), options
+    )

@@ -500,5 +500,3 @@ def make_workdir(prefix: str = "postkamer-dovecot-") -> Path:
 def remove_workdir(path: Path) -> None:
     """Delete a directory made by :func:`make_workdir`."""
     shutil.rmtree(path, ignore_errors=True)
-
-

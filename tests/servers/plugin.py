@@ -4,7 +4,11 @@ Port blocks: worker ``gwN`` of pytest-xdist uses ``31200 + 100 * (N + 1)``;
 a run without xdist uses 31200.  Within a block: Dovecot ``+1`` IMAP, ``+2``
 IMAPS, ``+3`` LMTP; SMTP ``+25`` STARTTLS, ``+26`` implicit TLS, ``+27`` plain.
 The silent server, the closed port and Dovecot's OAuth2 introspection use
-ephemeral ports.
+ephemeral ports.  Offsets +4..+24 and +28..+99 are free for other fixtures
+(RECIPES uses +21/+22 for a fake IdP, +53 for DNS, +80 for a web server).
+
+Set ``POSTKAMER_TEST_PORT_BASE`` to move all blocks, e.g. when two checkouts
+run their suites at the same time.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from tests.servers.silent import closed_port as _closed_port
 from tests.servers.smtp import SmtpServers, start_smtp_servers
 from tests.servers.tls import TestCA, make_test_ca
 
-PORT_BASE = 31200
+PORT_BASE = int(os.environ.get("POSTKAMER_TEST_PORT_BASE", "31200"))
 PORT_BLOCK = 100
 
 
