@@ -118,6 +118,12 @@ def _login(conn: ImapConnection, server: ServerSettings) -> None:
             raise errors.AuthUnavailable("neither a password nor an OAuth2 token was given")
     except imap_exc.LoginError as exc:
         detail = _scrub(str(exc), server.password, server.oauth2_token)
+        if isinstance(exc.__context__, imaplib.IMAP4.abort):
+            # IMAPClient wraps a dropped connection during login in LoginError too.
+            raise errors.ProtocolError(f"{server.host} dropped the login: {detail}") from None
+        if "[UNAVAILABLE]" in detail.upper():
+            # RFC 5530: a temporary back-end failure, not wrong credentials.
+            raise errors.ProtocolError(f"{server.host} cannot log in now: {detail}") from None
         raise errors.AuthFailed(f"login as {server.username!r} refused: {detail}") from None
 
 

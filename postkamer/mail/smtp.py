@@ -6,6 +6,7 @@ import base64
 import contextlib
 import smtplib
 import socket
+from collections.abc import Callable
 
 from postkamer.mail import errors, net
 from postkamer.mail.net import ConnectOptions, ServerSettings
@@ -44,7 +45,7 @@ class CheckedSMTP(smtplib.SMTP):
             raise
 
 
-def _xoauth2_auth_object(username: str, token: str):
+def _xoauth2_auth_object(username: str, token: str) -> Callable[..., str]:
     initial = f"user={username}\x01auth=Bearer {token}\x01\x01"
 
     def respond(challenge: bytes | None = None) -> str:
