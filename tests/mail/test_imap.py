@@ -193,3 +193,15 @@ def test_non_ascii_password_logs_in_with_sasl_plain(dovecot, options):
     email, _ = dovecot.new_user()
     dovecot.set_password(email, "wachtwoord-ĳsbeer-€")
     imap.check_login(settings(dovecot.imaps_port, "ssl", email, "wachtwoord-ĳsbeer-€"), options)
+
+
+def test_password_and_token_never_reach_the_debug_log(dovecot, imap_user, options, caplog):
+    caplog.set_level("DEBUG")
+    email, password = imap_user
+    token = "tok-" + secrets.token_hex(12)
+    dovecot.add_token(token, email)
+    imap.check_login(settings(dovecot.imaps_port, "ssl", email, password), options)
+    imap.check_login(settings(dovecot.imaps_port, "ssl", email, None, oauth2_token=token), options)
+    assert "LOGIN" in caplog.text  # imaplib traffic was logged, with secrets redacted
+    assert password not in caplog.text
+    assert token not in caplog.text
