@@ -104,11 +104,26 @@ def _login(conn: ImapConnection, server: ServerSettings) -> None:
         elif server.password is not None:
             if conn.has_capability("LOGINDISABLED"):
                 raise errors.AuthUnavailable(f"{server.host} does not allow LOGIN here")
-            conn.login(server.username, server.password)
+            if server.password.isascii() and server.username.isascii():
+                conn.login(server.username, server.password)
+            elif conn.has_capability("AUTH=PLAIN"):
+                # LOGIN arguments are sent as ASCII by imaplib; SASL PLAIN
+                # is UTF-8 by definition (RFC 4616).
+                conn.plain_login(server.username, server.password)
+            else:
+                raise errors.AuthUnavailable(
+                    f"{server.host} offers no AUTH=PLAIN for a non-ASCII user name or password"
+                )
         else:
             raise errors.AuthUnavailable("neither a password nor an OAuth2 token was given")
     except imap_exc.LoginError as exc:
         detail = _scrub(str(exc), server.password, server.oauth2_token)
+        if isinstance(exc.__context__, imaplib.IMAP4.abort):
+            # IMAPClient wraps a dropped connection during login in LoginError too.
+            raise errors.ProtocolError(f"{server.host} dropped the login: {detail}") from None
+        if "[UNAVAILABLE]" in detail.upper():
+            # RFC 5530: a temporary back-end failure, not wrong credentials.
+            raise errors.ProtocolError(f"{server.host} cannot log in now: {detail}") from None
         raise errors.AuthFailed(f"login as {server.username!r} refused: {detail}") from None
 
 

@@ -6,6 +6,7 @@ import base64
 import contextlib
 import smtplib
 import socket
+from collections.abc import Callable
 
 from postkamer.mail import errors, net
 from postkamer.mail.net import ConnectOptions, ServerSettings
@@ -44,7 +45,7 @@ class CheckedSMTP(smtplib.SMTP):
             raise
 
 
-def _xoauth2_auth_object(username: str, token: str):
+def _xoauth2_auth_object(username: str, token: str) -> Callable[..., str]:
     initial = f"user={username}\x01auth=Bearer {token}\x01\x01"
 
     def respond(challenge: bytes | None = None) -> str:
@@ -64,10 +65,34 @@ def _scrub(text: str, *secrets: str | None) -> str:
     return text
 
 
+def _disconnected(
+    exc: smtplib.SMTPServerDisconnected, host: str, timeout: float
+) -> errors.MailError:
+    # smtplib turns a read time-out into SMTPServerDisconnected("Connection
+    # unexpectedly closed: timed out"); the TimeoutError survives as __context__.
+    if isinstance(exc.__context__, TimeoutError):
+        return errors.Timeout(f"{host} did not answer within {timeout:g} s")
+    return errors.ProtocolError(f"{host} closed the connection: {exc}")
+
+
 def _reply_text(exc: smtplib.SMTPResponseException) -> str:
     msg = exc.smtp_error
     text = msg.decode("utf-8", "replace") if isinstance(msg, bytes) else str(msg)
     return f"{exc.smtp_code} {text}"
+
+
+def _plain_utf8(conn: CheckedSMTP, server: ServerSettings) -> None:
+    # smtplib encodes AUTH data as ASCII; SASL PLAIN is UTF-8 (RFC 4616).
+    mechanisms = conn.esmtp_features.get("auth", "").upper().split()
+    if "PLAIN" not in mechanisms:
+        raise errors.AuthUnavailable(
+            f"{server.host} offers no AUTH PLAIN for a non-ASCII user name or password"
+        )
+    assert server.password is not None
+    blob = f"\0{server.username}\0{server.password}".encode()
+    code, resp = conn.docmd("AUTH", "PLAIN " + base64.b64encode(blob).decode("ascii"))
+    if code not in (235, 503):
+        raise smtplib.SMTPAuthenticationError(code, resp)
 
 
 def _authenticate(conn: CheckedSMTP, server: ServerSettings) -> None:
@@ -87,7 +112,10 @@ def _authenticate(conn: CheckedSMTP, server: ServerSettings) -> None:
                 raise smtplib.SMTPAuthenticationError(code, resp)
         elif server.password is not None:
             try:
-                conn.login(server.username, server.password)
+                if server.password.isascii() and server.username.isascii():
+                    conn.login(server.username, server.password)
+                else:
+                    _plain_utf8(conn, server)
             finally:
                 # smtplib keeps the credentials on the object; drop them.
                 conn.user = conn.password = ""
@@ -98,6 +126,10 @@ def _authenticate(conn: CheckedSMTP, server: ServerSettings) -> None:
         if 400 <= exc.smtp_code < 500:
             raise errors.ProtocolError(f"{server.host} deferred the login: {detail}") from None
         raise errors.AuthFailed(f"login as {server.username!r} refused: {detail}") from None
+    except UnicodeError:
+        # A non-ASCII user name or token cannot go into XOAUTH2 via smtplib;
+        # the exception itself would quote the secret, so it is not chained.
+        raise errors.AuthUnavailable(f"{server.host}: credentials are not ASCII") from None
     except smtplib.SMTPNotSupportedError:
         raise errors.AuthUnavailable(f"{server.host} offers no AUTH") from None
     except smtplib.SMTPException as exc:
@@ -134,7 +166,7 @@ def connect(server: ServerSettings, options: ConnectOptions) -> CheckedSMTP:
                     conn.ehlo()
                 _authenticate(conn, server)
             except smtplib.SMTPServerDisconnected as exc:
-                raise errors.ProtocolError(f"{server.host} closed the connection: {exc}") from None
+                raise _disconnected(exc, server.host, options.timeout) from None
             except smtplib.SMTPResponseException as exc:
                 detail = _scrub(_reply_text(exc), server.password, server.oauth2_token)
                 raise errors.ProtocolError(f"{server.host}: {detail}") from None
@@ -207,7 +239,7 @@ def send(conn: smtplib.SMTP, from_addr: str, recipients: list[str], raw: bytes) 
                 delivered_to_others=False,
             ) from None
         except smtplib.SMTPServerDisconnected as exc:
-            raise errors.ProtocolError(f"{host} closed the connection: {exc}") from None
+            raise _disconnected(exc, host, timeout) from None
         except smtplib.SMTPResponseException as exc:
             raise errors.ProtocolError(f"{host}: {_reply_text(exc)}") from None
     if refused:
