@@ -65,6 +65,9 @@ def describe_error(error: MailError) -> str:
         "private_host": _("This server is on an internal network address, which is not allowed."),
         "protocol_error": _("The server gave an unexpected answer."),
         "folder_missing": _("A folder no longer exists on the server."),
+        "auth_unavailable": _("The server offers no way to log in that Postkamer can use."),
+        "message_refused": _("The server refused the message."),
+        "message_deferred": _("The server cannot take the message right now; try again later."),
     }
     text = texts.get(error.code, _("The connection failed."))
     if error.code == "folder_missing" and getattr(error, "folder", None):
