@@ -1125,13 +1125,14 @@ def _check_dkim(lookups: _Dns, domain: str, provider: str, selectors: Sequence[s
                     target=result.target or "",
                 )
             )
-            advice.append(
-                _advice(
-                    "dkim_enable_o365" if required else "dkim_publish_key",
-                    selector=result.selector,
-                    name=result.name,
+            records.append(f"{result.selector}: CNAME {result.target}")
+            if required:
+                # One switch in Microsoft Defender publishes both keys.
+                advice.append(_advice("dkim_enable_o365"))
+            else:
+                advice.append(
+                    _advice("dkim_publish_key", selector=result.selector, name=result.name)
                 )
-            )
         elif result.state == "absent" and result.selector in must_exist:
             if result.selector in required:
                 problems.append(

@@ -94,7 +94,7 @@ MESSAGES: dict[str, str] = {
     "dmarc_no_rua": "The DMARC record asks for no reports (no rua= address).",
     "dmarc_pct_partial": "The DMARC policy applies to only {pct}% of the mail.",
     # --- shared advice ---
-    "try_again_later": "The DNS server did not answer; check again later.",
+    "try_again_later": "The check could not be completed; check again later.",
     "check_domain_name": (
         "Check the spelling of {domain} in the sender address, or ask the ICT "
         "administrator whether the domain is registered."

@@ -122,6 +122,9 @@ def test_advice_records(reports: dict[str, tuple[DomainReport, float]]) -> None:
     assert cname.record == (
         "selector1-dkim-o365-cnames-missing-nl._domainkey.<tenant>.onmicrosoft.com"
     )
+    dkim = reports["dkim-o365-not-enabled.nl"][0].dkim
+    assert [a.code for a in dkim.advice] == ["dkim_enable_o365"]
+    assert dkim.record is not None and dkim.record.startswith("selector1: CNAME selector1-x.")
     assert reports["dkim-512.nl"][0].dkim.problems[0].params == {
         "selector": "selector1",
         "bits": 512,
