@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -364,3 +366,11 @@ def test_selectors_from_headers() -> None:
     ]
     # Header blocks that repeat a pair do not repeat it in the result.
     assert selectors_from_headers([sent, sent.encode()]) == [("kantoor.nl", "default")]
+
+
+def test_module_is_django_free() -> None:
+    code = (
+        "import sys, postkamer.mail.dnsauth, postkamer.mail.dnsauth_text; "
+        "sys.exit('django' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
