@@ -50,7 +50,7 @@ zone:
 def nsd_spec(tmp_path: Path) -> Iterator[str]:
     if NSD is None:
         pytest.skip("nsd is not installed")
-    port = worker_port(31350)
+    port = worker_port(54)
     keys = make_keys()
     case = next(c for c in CASES if c.domain == DOMAIN)
 

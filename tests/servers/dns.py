@@ -8,7 +8,6 @@ names let tests provoke resolver failures: every name at or under
 
 from __future__ import annotations
 
-import os
 import random
 import threading
 
@@ -17,14 +16,14 @@ from dnslib.server import BaseResolver, DNSError, DNSHandler, DNSLogger, DNSServ
 
 SERVFAIL_SUFFIX = "servfail.test."
 TIMEOUT_SUFFIX = "timeout.test."
-BASE_PORT = 31300
 
 
-def worker_port(base: int = BASE_PORT) -> int:
-    """Return ``base`` plus the pytest-xdist worker index (``gw3`` gives base + 3)."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    digits = "".join(c for c in worker if c.isdigit())
-    return base + int(digits or 0)
+def worker_port(offset: int = 53) -> int:
+    """Return this process's port for a DNS server: the xdist worker's port block
+    (see tests/servers/plugin.py) plus ``offset``, so it never meets Dovecot's ports."""
+    from tests.servers.plugin import worker_port_base
+
+    return worker_port_base() + offset
 
 
 def _under(name: str, suffix: str) -> bool:

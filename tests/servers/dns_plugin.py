@@ -11,7 +11,7 @@ from tests.servers.dns import TestDNS, worker_port
 
 @pytest.fixture(scope="session")
 def dns_server() -> Iterator[TestDNS]:
-    """A started :class:`TestDNS` on port 31300 + xdist worker index, for the session."""
+    """A started :class:`TestDNS` on the worker's port block + 53, for the session."""
     server = TestDNS(port=worker_port())
     server.start()
     try:
