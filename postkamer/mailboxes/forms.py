@@ -68,6 +68,7 @@ class MailboxForm(forms.ModelForm):
         }
 
     def __init__(self, *args: Any, tenant_id: int, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.tenant_id = tenant_id
         self.fields["sync_since"].input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S"]
@@ -83,6 +84,7 @@ class MailboxForm(forms.ModelForm):
             self.fields["sync_since"].disabled = True
         else:
             self.initial.setdefault("sync_since", timezone.localtime().replace(second=0))
+            self.initial.setdefault("interval", "5")
         self.fields["sync_since"].required = False
         for name in ("imap_host", "imap_username", "smtp_host"):
             self.fields[name].widget.attrs["autocomplete"] = "off"
