@@ -139,9 +139,9 @@ def check(
             pass
         else:
             host = None
-            # The world sees a private or loopback server through some other,
-            # public address, so SPF cannot be judged for it here.
-            if address.is_global:
+            # Mail from a server on this very machine or link reaches the world
+            # through some other address, so SPF cannot be judged for it here.
+            if not (address.is_loopback or address.is_link_local or address.is_unspecified):
                 ips.append(str(address))
     return check_domain(
         domain,
