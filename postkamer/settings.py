@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "postkamer.mailboxes",
     "postkamer.messages",
     "postkamer.fetching",
+    "postkamer.dnschecks",
     "postkamer.api",
 ]
 

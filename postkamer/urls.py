@@ -3,11 +3,17 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from postkamer.accounts import views as account_views
+from postkamer.dnschecks import views as dnscheck_views
 
 urlpatterns = [
     path("", account_views.home, name="home"),
     path("account/", include("postkamer.accounts.urls")),
     path("beheer/e-mailmanager/", include("postkamer.mailboxes.urls")),
+    path(
+        "beheer/e-mailmanager/<int:pk>/beveiliging/",
+        dnscheck_views.mailbox_security,
+        name="mailbox-security",
+    ),
     path("api/v1/", include("postkamer.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("admin/", admin.site.urls),

@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from postkamer.dnschecks.services import with_security_error
 from postkamer.mailboxes import access
 from postkamer.mailboxes.connection import run_connection_test
 from postkamer.mailboxes.forms import MailboxForm
@@ -17,7 +18,7 @@ from postkamer.mailboxes.guards import email_manager_required
 
 @email_manager_required
 def mailbox_list(request: HttpRequest) -> HttpResponse:
-    mailboxes = access.manageable_mailboxes(request.user).order_by("name")
+    mailboxes = with_security_error(access.manageable_mailboxes(request.user).order_by("name"))
     return render(request, "mailboxes/list.html", {"mailboxes": mailboxes})
 
 

@@ -194,7 +194,7 @@ def test_every_code_has_an_english_sentence() -> None:
         "The SPF record needs 11 DNS lookups"
     )
     assert describe("no_such_code", {}) == "no_such_code"
-    assert "{count}" in describe("spf_too_many_lookups", {})
+    assert "%(count)s" in describe("spf_too_many_lookups", {})
 
 
 def test_make_resolver_spec(zones: TestDNS, dns_resolver_spec: str) -> None:

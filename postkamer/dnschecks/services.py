@@ -1,0 +1,224 @@
+"""Running sender-domain checks for mailboxes and rendering them in the reader's language.
+
+The checker itself (:mod:`postkamer.mail.dnsauth`) is Django-free and speaks
+English; this module adds what needs Django: the resolver setting, the
+mailbox's own mail (for the DKIM selectors in use), storage and gettext.
+"""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.utils import timezone
+from django.utils.translation import gettext, pgettext_lazy
+
+from postkamer.dnschecks.models import SecurityCheck
+from postkamer.mail.dnsauth import (
+    Advice,
+    DomainReport,
+    Problem,
+    Verdict,
+    check_domain,
+    make_resolver,
+    selectors_from_headers,
+)
+from postkamer.mail.dnsauth_text import MESSAGES, fill
+from postkamer.mailboxes.models import Mailbox, MailboxType
+from postkamer.messages.models import Message
+
+log = logging.getLogger(__name__)
+
+RECORDS = ("spf", "dkim", "dmarc")
+STATUS_LABELS = {
+    "ok": pgettext_lazy("security status", "OK"),
+    "warning": pgettext_lazy("security status", "warning"),
+    "error": pgettext_lazy("security status", "error"),
+    "unknown": pgettext_lazy("security status", "unknown"),
+}
+#: How many of the mailbox's newest messages from its own domain are read for
+#: DKIM selectors: enough to see a key rotation, few enough to stay fast.
+RECENT_MESSAGES = 20
+# Only the header block is parsed; a message without a blank line is cut here.
+_HEADER_LIMIT = 64 * 1024
+
+# Param values that are words, not data, and so are translated too.
+_PARAM_WORDS = {
+    "strict": pgettext_lazy("DMARC alignment", "strict"),
+    "relaxed": pgettext_lazy("DMARC alignment", "relaxed"),
+    "timeout": pgettext_lazy("DNS failure", "no answer in time"),
+    "servfail": pgettext_lazy("DNS failure", "the DNS server reported an error"),
+    "no_resolver": pgettext_lazy("DNS failure", "no DNS server configured"),
+    "resolver_setting": pgettext_lazy("DNS failure", "POSTKAMER_DNS_RESOLVERS is not valid"),
+}
+_WORD_PARAMS = ("adkim", "aspf", "reason")
+
+
+def mailbox_domain(mailbox: Mailbox) -> str:
+    """Return the domain of the mailbox's sender address (lower case, may be empty)."""
+    return mailbox.sender_address.rpartition("@")[2].strip().lower()
+
+
+def selectors_in_use(mailbox: Mailbox, domain: str) -> list[str]:
+    """Return the DKIM selectors that signed the mailbox's recent mail from ``domain``.
+
+    Reads the header blocks of the newest stored messages whose sender is at
+    ``domain`` (sent copies and colleagues' mail alike). No messages: ``[]``.
+    """
+    if not domain:
+        return []
+    suffix = "@" + domain
+    picked: list[int] = []
+    # from_addresses is a JSON list whose shape the fetcher owns; matching on its
+    # text keeps this independent of that shape and of the database's JSON support.
+    rows = Message.objects.filter(mailbox=mailbox).order_by("-received_at", "-pk")
+    for pk, senders in rows.values_list("pk", "from_addresses")[: RECENT_MESSAGES * 10]:
+        if suffix in str(senders).lower():
+            picked.append(pk)
+            if len(picked) == RECENT_MESSAGES:
+                break
+    blocks = [
+        _header_block(bytes(data))
+        for data in Message.objects.filter(pk__in=picked).values_list("raw__data", flat=True)
+    ]
+    found: list[str] = []
+    for signer, selector in selectors_from_headers(blocks):
+        if signer == domain and selector not in found:
+            found.append(selector)
+    return found
+
+
+def _header_block(data: bytes) -> bytes:
+    head = data[:_HEADER_LIMIT]
+    for separator in (b"\r\n\r\n", b"\n\n"):
+        end = head.find(separator)
+        if end >= 0:
+            return head[: end + len(separator)]
+    return head
+
+
+def _unknown_report(domain: str, reason: str) -> DomainReport:
+    def verdict() -> Verdict:
+        return Verdict(
+            "unknown",
+            None,
+            [Problem("dns_failure", {"name": domain, "reason": reason})],
+            [Advice("try_again_later")],
+        )
+
+    return DomainReport(domain, timezone.now(), verdict(), verdict(), verdict())
+
+
+def check(
+    domain: str,
+    *,
+    provider: str = MailboxType.IMAP,
+    selectors: list[str] | tuple[str, ...] = (),
+    smtp_host: str | None = None,
+) -> DomainReport:
+    """Check ``domain`` with the resolvers of ``POSTKAMER_DNS_RESOLVERS``.
+
+    The setting is read at call time (tests and operators change it). A
+    malformed setting gives ``unknown`` verdicts rather than an error page.
+    """
+    try:
+        resolver = make_resolver(getattr(settings, "POSTKAMER_DNS_RESOLVERS", None))
+    except Exception:
+        log.exception("Cannot build a DNS resolver from POSTKAMER_DNS_RESOLVERS")
+        return _unknown_report(domain, "resolver_setting")
+    host = (smtp_host or "").strip() or None
+    ips: list[str] = []
+    if host:
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            pass
+        else:
+            host = None
+            # Mail from a server on this very machine or link reaches the world
+            # through some other address, so SPF cannot be judged for it here.
+            if not (address.is_loopback or address.is_link_local or address.is_unspecified):
+                ips.append(str(address))
+    return check_domain(
+        domain,
+        provider=provider,
+        selectors=selectors,
+        smtp_host=host,
+        smtp_host_ips=ips,
+        resolver=resolver,
+    )
+
+
+def run_check(mailbox: Mailbox) -> SecurityCheck:
+    """Check the mailbox's sender domain now and store the result.
+
+    Returns the new :class:`SecurityCheck`. DNS problems become ``unknown``
+    or ``error`` verdicts; nothing is raised for them.
+    """
+    domain = mailbox_domain(mailbox)
+    in_use = selectors_in_use(mailbox, domain)
+    smtp_host = mailbox.smtp_host if mailbox.type == MailboxType.IMAP else None
+    report = check(domain, provider=mailbox.type, selectors=in_use, smtp_host=smtp_host)
+    statuses = {key: getattr(report, key).status for key in RECORDS}
+    return SecurityCheck.objects.create(
+        mailbox=mailbox,
+        domain=report.domain,
+        checked_at=report.checked_at,
+        result=report.to_dict(),
+        spf_status=statuses["spf"],
+        dkim_status=statuses["dkim"],
+        dmarc_status=statuses["dmarc"],
+        has_error="error" in statuses.values(),
+        selectors_in_use=in_use,
+    )
+
+
+def latest_check(mailbox: Mailbox) -> SecurityCheck | None:
+    """Return the mailbox's newest check, or None when it was never checked."""
+    return SecurityCheck.objects.filter(mailbox=mailbox).order_by("-checked_at", "-pk").first()
+
+
+def with_security_error(mailboxes: QuerySet[Mailbox]) -> QuerySet[Mailbox]:
+    """Annotate ``security_error``: True when the newest check found an error."""
+    newest = SecurityCheck.objects.filter(mailbox=OuterRef("pk")).order_by("-checked_at", "-pk")
+    return mailboxes.annotate(security_error=Subquery(newest.values("has_error")[:1]))
+
+
+def message(code: str, params: dict[str, Any], english: str = "") -> str:
+    """Return the sentence for ``code`` in the active language, params filled in.
+
+    An unknown code (from a newer or older checker) falls back to the stored
+    English ``message``, then to the code.
+    """
+    template = MESSAGES.get(code)
+    if template is None:
+        return english or code
+    shown = dict(params)
+    for key in _WORD_PARAMS:
+        word = shown.get(key)
+        if isinstance(word, str) and word in _PARAM_WORDS:
+            shown[key] = str(_PARAM_WORDS[word])
+    # The msgids are the MESSAGES sentences, extracted via gettext_noop in
+    # dnsauth_text, so translating a variable is intended here.
+    return fill(gettext(template), shown)
+
+
+def localize(result: dict[str, Any]) -> dict[str, Any]:
+    """Return a copy of a stored ``to_dict()`` result with every ``message`` in
+    the active language; the API shape ``{checked_at, domain, spf, dkim, dmarc}``."""
+    data = {key: copy.deepcopy(result.get(key)) for key in ("checked_at", "domain", *RECORDS)}
+    for key in RECORDS:
+        verdict = data[key] or {"status": "unknown", "record": None, "problems": [], "advice": []}
+        for item in (*verdict.get("problems", []), *verdict.get("advice", [])):
+            item["message"] = message(item["code"], item.get("params") or {}, item.get("message"))
+        data[key] = verdict
+    return data
+
+
+def report_data(security_check: SecurityCheck) -> dict[str, Any]:
+    """Return the API/CLI object of a stored check, in the active language."""
+    return localize(security_check.result)
