@@ -9,10 +9,11 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from postkamer.mailboxes import access
+from postkamer.mailboxes import access, audit
 from postkamer.mailboxes.connection import run_connection_test
 from postkamer.mailboxes.forms import MailboxForm
 from postkamer.mailboxes.guards import email_manager_required
+from postkamer.mailboxes.models import AuditAction
 
 
 @email_manager_required
@@ -30,6 +31,7 @@ def mailbox_create(request: HttpRequest) -> HttpResponse:
             # The creator becomes an owner, so the new mailbox is readable at once;
             # the owners tab can take that away again.
             mailbox.owner_users.add(request.user)
+            audit.record(mailbox, request.user, AuditAction.CREATED)
         messages.success(request, _("Mailbox '%(name)s' saved.") % {"name": mailbox.name})
         return redirect("mailbox-edit", pk=mailbox.pk)
     return render(request, "mailboxes/form.html", {"form": form, "mailbox": None})
@@ -39,8 +41,11 @@ def mailbox_create(request: HttpRequest) -> HttpResponse:
 def mailbox_edit(request: HttpRequest, pk: int) -> HttpResponse:
     mailbox = access.get_mailbox(request.user, pk, access.MANAGE)
     form = MailboxForm(request.POST or None, instance=mailbox, tenant_id=request.user.tenant_id)
+    before = audit.settings_snapshot(mailbox)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        with transaction.atomic():
+            form.save()
+            audit.record_settings_change(mailbox, request.user, before)
         messages.success(request, _("Mailbox '%(name)s' saved.") % {"name": mailbox.name})
         return redirect("mailbox-edit", pk=mailbox.pk)
     return render(request, "mailboxes/form.html", {"form": form, "mailbox": mailbox})
