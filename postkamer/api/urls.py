@@ -9,4 +9,11 @@ router.register("mailboxes", views.MailboxViewSet, basename="mailbox")
 urlpatterns = [
     path("", include(router.urls)),
     path("me/", views.MeView.as_view(), name="api-me"),
+    path("organisations/", views.OrganisationListView.as_view(), name="api-organisations"),
+    path(
+        "organisations/<int:pk>/users/",
+        views.OrganisationUsersView.as_view(),
+        name="api-organisation-users",
+    ),
+    path("workflow-groups/", views.WorkflowGroupListView.as_view(), name="api-workflow-groups"),
 ]
