@@ -20,7 +20,7 @@ class Tab:
 
 TABS: list[Tab] = [
     Tab("general", _("General"), "mailbox-edit"),
-    Tab("owners", _("Owner"), "mailbox-owners"),
+    Tab("owners", _("Owner"), "mailbox-owners-tab"),
     Tab("log", _("Log"), "mailbox-log"),
 ]
 

@@ -109,7 +109,7 @@ def _owners_state(request: HttpRequest) -> tuple[str, str]:
 
 def _owners_url(mailbox_pk: int, org: str, q: str) -> str:
     params = {k: v for k, v in (("org", org), ("q", q)) if v}
-    url = reverse("mailbox-owners", kwargs={"pk": mailbox_pk})
+    url = reverse("mailbox-owners-tab", kwargs={"pk": mailbox_pk})
     return f"{url}?{urlencode(params)}" if params else url
 
 
