@@ -9,6 +9,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -30,6 +31,12 @@ from postkamer.api.serializers import (
 from postkamer.mailboxes import access, owners
 from postkamer.mailboxes.connection import run_connection_test
 from postkamer.mailboxes.models import Mailbox
+
+
+class AuditPagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
 
 
 class MailboxViewSet(BaseModelViewSet):
@@ -114,7 +121,7 @@ class MailboxViewSet(BaseModelViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(responses=AuditEntrySerializer(many=True))
-    @action(detail=True, methods=["get"], url_path="audit")
+    @action(detail=True, methods=["get"], url_path="audit", pagination_class=AuditPagination)
     def audit(self, request: Request, pk: str | None = None) -> Response:
         """The mailbox's audit log, newest first, paginated."""
         mailbox = access.get_mailbox(request.user, pk, access.MANAGE)

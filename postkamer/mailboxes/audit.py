@@ -6,10 +6,12 @@ Every feature that changes a mailbox (settings, owners, repair sync, OAuth…) c
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from django.utils.translation import gettext as _
 
+from postkamer import crypto
 from postkamer.accounts.models import User
 from postkamer.mailboxes.models import AuditAction, Mailbox, MailboxAuditEntry
 
@@ -74,12 +76,25 @@ _WATCHED = {
 }
 
 
+def _fingerprint(ciphertext: str) -> str:
+    # Encryption is randomised, so a retyped identical password gives new
+    # ciphertext; compare digests of the plaintext instead.
+    if not ciphertext:
+        return ""
+    return hashlib.sha256(crypto.decrypt(ciphertext).encode()).hexdigest()
+
+
 def settings_snapshot(mailbox: Mailbox) -> dict[str, Any]:
     """The watched settings of ``mailbox``, to compare before and after a save.
 
-    Holds ciphertext: keep it in memory only, never store or show it.
+    Passwords appear as digests; keep the snapshot in memory only.
     """
-    return {column: getattr(mailbox, column) for column in _WATCHED}
+    return {
+        column: _fingerprint(getattr(mailbox, column))
+        if column.endswith("_enc")
+        else getattr(mailbox, column)
+        for column in _WATCHED
+    }
 
 
 def record_settings_change(
