@@ -182,8 +182,18 @@ class OrganisationListView(BaseAPIView):
         return Response(OrganisationSerializer(orgs, many=True).data)
 
 
+class OrganisationInTenant(BasePermission):
+    """404 for another tenant's (or an unknown) organisation, before the right is checked."""
+
+    def has_permission(self, request: Request, view: object) -> bool:
+        pk = view.kwargs.get("pk")  # type: ignore[attr-defined]
+        if not Organisation.objects.filter(tenant_id=request.user.tenant_id, pk=pk).exists():
+            raise NotFound(_("Organisation not found."))
+        return True
+
+
 class OrganisationUsersView(BaseAPIView):
-    permission_classes = [IsAuthenticated, EmailModule, ManagesOwners]
+    permission_classes = [IsAuthenticated, EmailModule, OrganisationInTenant, ManagesOwners]
 
     @extend_schema(responses=OwnerUserSerializer(many=True))
     def get(self, request: Request, pk: int) -> Response:

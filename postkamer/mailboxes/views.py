@@ -17,7 +17,7 @@ from postkamer.accounts.models import Organisation
 from postkamer.mailboxes import access, audit, owners
 from postkamer.mailboxes.connection import run_connection_test
 from postkamer.mailboxes.forms import MailboxForm
-from postkamer.mailboxes.guards import email_manager_required
+from postkamer.mailboxes.guards import email_manager_required, mailbox_manager_required
 from postkamer.mailboxes.models import AuditAction, Mailbox
 from postkamer.mailboxes.tabs import mailbox_tabs
 
@@ -43,7 +43,7 @@ def mailbox_create(request: HttpRequest) -> HttpResponse:
     return render(request, "mailboxes/form.html", {"form": form, "mailbox": None, "tabs": []})
 
 
-@email_manager_required
+@mailbox_manager_required
 def mailbox_edit(request: HttpRequest, pk: int) -> HttpResponse:
     mailbox = access.get_mailbox(request.user, pk, access.MANAGE)
     form = MailboxForm(request.POST or None, instance=mailbox, tenant_id=request.user.tenant_id)
@@ -61,7 +61,7 @@ def mailbox_edit(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@email_manager_required
+@mailbox_manager_required
 @require_POST
 def mailbox_test_connection(request: HttpRequest, pk: int) -> HttpResponse:
     mailbox = access.get_mailbox(request.user, pk, access.MANAGE)
@@ -81,7 +81,7 @@ def mailbox_test_connection(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@email_manager_required
+@mailbox_manager_required
 def mailbox_delete(request: HttpRequest, pk: int) -> HttpResponse:
     mailbox = access.get_mailbox(request.user, pk, access.MANAGE)
     if request.method == "POST":
@@ -146,7 +146,7 @@ def _render_owners(
     return render(request, template, context)
 
 
-@email_manager_required
+@mailbox_manager_required
 def mailbox_owners(request: HttpRequest, pk: int) -> HttpResponse:
     mailbox = access.get_mailbox(request.user, pk, access.MANAGE)
     org, q = _owners_state(request)
@@ -181,19 +181,19 @@ def _change_owners(request: HttpRequest, pk: int, adding: bool) -> HttpResponse:
     return redirect(_owners_url(mailbox.pk, org, q))
 
 
-@email_manager_required
+@mailbox_manager_required
 @require_POST
 def mailbox_owners_add(request: HttpRequest, pk: int) -> HttpResponse:
     return _change_owners(request, pk, adding=True)
 
 
-@email_manager_required
+@mailbox_manager_required
 @require_POST
 def mailbox_owners_remove(request: HttpRequest, pk: int) -> HttpResponse:
     return _change_owners(request, pk, adding=False)
 
 
-@email_manager_required
+@mailbox_manager_required
 def mailbox_log(request: HttpRequest, pk: int) -> HttpResponse:
     mailbox = access.get_mailbox(request.user, pk, access.MANAGE)
     page = Paginator(mailbox.audit_entries.all(), 50).get_page(request.GET.get("page"))
