@@ -4,7 +4,8 @@ from rest_framework.routers import DefaultRouter
 from postkamer.api import views
 
 router = DefaultRouter()
-router.register("mailboxes", views.MailboxViewSet, basename="mailbox")
+# "api-" keeps these URL names apart from the pages' ("mailbox-list" is a page).
+router.register("mailboxes", views.MailboxViewSet, basename="api-mailbox")
 
 urlpatterns = [
     path("", include(router.urls)),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import transaction
 from django.http import Http404
 from django.utils.translation import gettext as _
@@ -79,7 +81,7 @@ class MailboxViewSet(BaseModelViewSet):
     @extend_schema(methods=["GET"], responses=OwnersSerializer)
     @extend_schema(methods=["POST"], request=OwnerAddSerializer, responses={201: OwnersSerializer})
     @action(detail=True, methods=["get", "post"], url_path="owners")
-    def owners(self, request: Request, pk: str | None = None) -> Response:
+    def owners(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
         """Everyone with access; POST ``{user}`` or ``{group}`` adds one (SPEC §6)."""
         mailbox = access.get_mailbox(request.user, pk, access.MANAGE)
         if request.method != "POST":
@@ -109,7 +111,12 @@ class MailboxViewSet(BaseModelViewSet):
         url_name="owner-remove",
     )
     def remove_owner(
-        self, request: Request, pk: str | None = None, kind: str = "", owner_id: str = ""
+        self,
+        request: Request,
+        pk: str | None = None,
+        kind: str = "",
+        owner_id: str = "",
+        **kwargs: Any,
     ) -> Response:
         """Remove a direct owner or unlink a workflow group (idempotent)."""
         mailbox = access.get_mailbox(request.user, pk, access.MANAGE)
@@ -122,7 +129,7 @@ class MailboxViewSet(BaseModelViewSet):
 
     @extend_schema(responses=AuditEntrySerializer(many=True))
     @action(detail=True, methods=["get"], url_path="audit", pagination_class=AuditPagination)
-    def audit(self, request: Request, pk: str | None = None) -> Response:
+    def audit(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
         """The mailbox's audit log, newest first, paginated."""
         mailbox = access.get_mailbox(request.user, pk, access.MANAGE)
         entries = mailbox.audit_entries.all()
@@ -131,7 +138,7 @@ class MailboxViewSet(BaseModelViewSet):
 
     @extend_schema(request=None, responses={200: ConnectionResultSerializer(many=True)})
     @action(detail=True, methods=["post"], url_path="test-connection")
-    def test_connection(self, request: Request, pk: str | None = None) -> Response:
+    def test_connection(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
         mailbox = access.get_mailbox(request.user, pk, access.MANAGE)
         results = [r.as_dict() for r in run_connection_test(mailbox)]
         return Response({"ok": all(r["ok"] for r in results), "results": results})
