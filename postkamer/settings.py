@@ -136,6 +136,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Mailboxes, messages and their settings (SPEC §6).",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # IMAP and SMTP share one set of security choices: name it once.
+    "ENUM_NAME_OVERRIDES": {"SecurityEnum": "postkamer.mailboxes.models.Security.choices"},
 }
 
 HUEY = envconf.huey(DATA_DIR)

@@ -1,14 +1,18 @@
-"""Real Chromium for UI tests: Debian's build driven by pip playwright (no downloads)."""
+"""Real Chromium for browser tests: a session-wide ``browser``, a fresh ``page`` per test.
+
+Uses the system's Debian chromium (never ``playwright install``).
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
-from pathlib import Path
+from typing import Any
 
 import pytest
 
-CHROMIUM = "/usr/lib/chromium/chromium"
-ARGS = [
+CHROMIUM = os.environ.get("POSTKAMER_CHROMIUM", "/usr/lib/chromium/chromium")
+CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
     "--disable-dev-shm-usage",
@@ -20,32 +24,35 @@ ARGS = [
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed (scripts/test.sh installs it)")
+def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
         yield chromium
         chromium.close()
 
 
 @pytest.fixture
-def page(browser) -> Iterator[object]:
+def page(browser: Any) -> Iterator[Any]:
+    """A page in a new browser context (own cookies), Dutch like our users."""
     context = browser.new_context(locale="nl-NL", timezone_id="Europe/Amsterdam")
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    yield page
+    context.set_default_timeout(10_000)
+    tab = context.new_page()
+    yield tab
     context.close()
 
 
-def login(page, live_server, user, password: str | None = None) -> None:
+def login(page: Any, live_server: Any, user: Any, password: str | None = None) -> None:
     """Log ``user`` in through the login form."""
     from tests.factories import PASSWORD
 
     page.goto(f"{live_server.url}/account/login/")
-    page.get_by_label("E-mailadres").fill(user.email)
-    page.get_by_label("Wachtwoord").fill(password or PASSWORD)
-    page.get_by_role("button", name="Inloggen").click()
-    page.wait_for_load_state()
+    page.fill("input[name=username]", user.email)
+    page.fill("input[name=password]", password or PASSWORD)
+    page.locator("form button[type=submit], form input[type=submit]").first.click()
+    page.wait_for_url(lambda url: "/account/login/" not in url)

@@ -42,8 +42,18 @@ def user(
     return u
 
 
-def group(t: Tenant, name: str) -> WorkflowGroup:
-    return WorkflowGroup.objects.get_or_create(tenant=t, name=name)[0]
+def group(t: Tenant, name: str, *, members: tuple[User, ...] = ()) -> WorkflowGroup:
+    g = WorkflowGroup.objects.get_or_create(tenant=t, name=name)[0]
+    if members:
+        g.members.add(*members)
+    return g
+
+
+def organisation(t: Tenant, name: str, *, parent: Organisation | None = None) -> Organisation:
+    """An organisation under ``parent`` (default: the tenant's root)."""
+    return Organisation.objects.get_or_create(
+        tenant=t, parent=parent or root_organisation(t), name=name
+    )[0]
 
 
 def mailbox(t: Tenant, *, owners: tuple[User, ...] = (), **fields: Any) -> Mailbox:

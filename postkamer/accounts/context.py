@@ -5,6 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
+
+# The e-mail module's address until its view (URL name ``email-module``) exists.
+EMAIL_MODULE_PATH = "/email/"
+
+
+def email_module_url(mailbox_id: int) -> str:
+    """Where the envelope leads: the e-mail module opened on ``mailbox_id``."""
+    try:
+        base = reverse("email-module")
+    except NoReverseMatch:
+        base = EMAIL_MODULE_PATH
+    return f"{base}?mailbox={mailbox_id}"
 
 
 def topbar(request: HttpRequest) -> dict[str, Any]:
@@ -13,7 +26,11 @@ def topbar(request: HttpRequest) -> dict[str, Any]:
         return {}
     from postkamer.mailboxes.access import default_mailbox_problem
 
+    problem = default_mailbox_problem(user)
+    # Without a usable default the envelope leads to where one is chosen.
+    url = reverse("my-settings") if problem else email_module_url(user.default_mailbox_id)
     return {
         "can_manage_email": user.has_right("email_manager"),
-        "default_mailbox_problem": default_mailbox_problem(user),
+        "default_mailbox_problem": problem,
+        "email_module_url": url,
     }

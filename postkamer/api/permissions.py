@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import BasePermission
 
 from postkamer.mailboxes.guards import edition_message, right_message
@@ -18,6 +20,29 @@ class EmailModule(BasePermission):
         if not user.tenant.has_email_manager:
             self.message = edition_message()
             return False
+        return True
+
+
+class MailboxInTenant(BasePermission):
+    """On a mailbox's own URLs, outsiders get 404 before any other check.
+
+    Every detail action (including ones added later) is covered: a user who may
+    not see the mailbox learns nothing, not even that a right is missing. The
+    view still asks ``access.get_mailbox`` for the precise right.
+    """
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        pk = getattr(view, "kwargs", {}).get("pk")
+        if pk is None:
+            return True
+        from postkamer.mailboxes.access import visible_mailboxes
+
+        try:
+            visible = visible_mailboxes(request.user).filter(pk=pk).exists()
+        except (ValueError, TypeError):
+            visible = False
+        if not visible:
+            raise NotFound(_("Mailbox not found."))
         return True
 
 

@@ -6,8 +6,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _lazy
 from rest_framework import serializers
 
-from postkamer.accounts.models import User
-from postkamer.mailboxes.models import Mailbox
+from postkamer.accounts.models import Organisation, User, WorkflowGroup
+from postkamer.mailboxes import audit
+from postkamer.mailboxes.models import AuditAction, Mailbox, MailboxAuditEntry
 from postkamer.mailboxes.validation import mailbox_errors
 
 SETTINGS_FIELDS = [
@@ -104,11 +105,14 @@ class MailboxSerializer(serializers.ModelSerializer):
         self._apply(mailbox, dict(validated_data))
         mailbox.save()
         mailbox.owner_users.add(user)
+        audit.record(mailbox, user, AuditAction.CREATED)
         return mailbox
 
     def update(self, instance: Mailbox, validated_data: dict[str, Any]) -> Mailbox:
+        before = audit.settings_snapshot(instance)
         self._apply(instance, dict(validated_data))
         instance.save()
+        audit.record_settings_change(instance, self.context["request"].user, before)
         return instance
 
 
@@ -156,3 +160,75 @@ class MeSerializer(serializers.ModelSerializer):
         if value is not None and not readable_mailboxes(self.instance).filter(pk=value.pk).exists():
             raise serializers.ValidationError(_("Mailbox not found."))
         return value
+
+
+class OrganisationRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class OwnerUserSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="display_name")
+    organisation = serializers.SerializerMethodField()
+
+    class Meta:
+        model = User
+        fields = ["id", "email", "name", "organisation"]
+
+    def get_organisation(self, user: User) -> dict[str, Any] | None:
+        if user.organisation_id is None:
+            return None
+        return {"id": user.organisation_id, "name": user.organisation.name}
+
+
+class WorkflowGroupSerializer(serializers.ModelSerializer):
+    member_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = WorkflowGroup
+        fields = ["id", "name", "member_count"]
+
+
+class OwnersSerializer(serializers.Serializer):
+    users = OwnerUserSerializer(many=True)
+    groups = WorkflowGroupSerializer(many=True)
+
+
+class OwnerAddSerializer(serializers.Serializer):
+    """Exactly one of ``user`` and ``group``."""
+
+    user = serializers.IntegerField(required=False, min_value=1)
+    group = serializers.IntegerField(required=False, min_value=1)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        from django.utils.translation import gettext as _
+
+        if ("user" in attrs) == ("group" in attrs):
+            raise serializers.ValidationError(_("Give either a user or a workflow group."))
+        return attrs
+
+
+class OrganisationSerializer(serializers.ModelSerializer):
+    parent = serializers.IntegerField(source="parent_id", allow_null=True)
+    depth = serializers.IntegerField()
+
+    class Meta:
+        model = Organisation
+        fields = ["id", "name", "parent", "depth"]
+
+
+class AuditEntrySerializer(serializers.ModelSerializer):
+    actor = serializers.SerializerMethodField()
+    text = serializers.SerializerMethodField()
+
+    class Meta:
+        model = MailboxAuditEntry
+        fields = ["id", "at", "action", "actor", "detail", "text"]
+
+    def get_actor(self, entry: MailboxAuditEntry) -> dict[str, Any] | None:
+        if entry.actor_id is None and not entry.actor_name:
+            return None
+        return {"id": entry.actor_id, "name": entry.actor_name}
+
+    def get_text(self, entry: MailboxAuditEntry) -> str:
+        return audit.describe(entry)

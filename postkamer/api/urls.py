@@ -5,7 +5,7 @@ from postkamer.api import views
 from postkamer.dnschecks.api import MailboxSecurityView
 
 router = DefaultRouter()
-# "api-" keeps the router's URL names apart from the manager pages' ("mailbox-list").
+# "api-" keeps these URL names apart from the pages' ("mailbox-list" is a page).
 router.register("mailboxes", views.MailboxViewSet, basename="api-mailbox")
 
 urlpatterns = [
@@ -16,4 +16,11 @@ urlpatterns = [
     ),
     path("", include(router.urls)),
     path("me/", views.MeView.as_view(), name="api-me"),
+    path("organisations/", views.OrganisationListView.as_view(), name="api-organisations"),
+    path(
+        "organisations/<int:pk>/users/",
+        views.OrganisationUsersView.as_view(),
+        name="api-organisation-users",
+    ),
+    path("workflow-groups/", views.WorkflowGroupListView.as_view(), name="api-workflow-groups"),
 ]

@@ -2,29 +2,55 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import transaction
-from drf_spectacular.utils import extend_schema
+from django.http import Http404
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from postkamer.accounts.models import Organisation, User
 from postkamer.api.base import BaseAPIView, BaseModelViewSet
-from postkamer.api.permissions import EmailModule, ManagesMailboxes
-from postkamer.api.serializers import ConnectionResultSerializer, MailboxSerializer, MeSerializer
-from postkamer.mailboxes import access
+from postkamer.api.permissions import EmailModule, MailboxInTenant, ManagesMailboxes
+from postkamer.api.serializers import (
+    AuditEntrySerializer,
+    ConnectionResultSerializer,
+    MailboxSerializer,
+    MeSerializer,
+    OrganisationSerializer,
+    OwnerAddSerializer,
+    OwnersSerializer,
+    OwnerUserSerializer,
+    WorkflowGroupSerializer,
+)
+from postkamer.mailboxes import access, owners
 from postkamer.mailboxes.connection import run_connection_test
 from postkamer.mailboxes.models import Mailbox
+
+
+class AuditPagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
 
 
 class MailboxViewSet(BaseModelViewSet):
     """The tenant's mailboxes: managers see all, others the ones they own."""
 
     serializer_class = MailboxSerializer
-    permission_classes = [IsAuthenticated, EmailModule, ManagesMailboxes]
+    permission_classes = [IsAuthenticated, EmailModule, MailboxInTenant, ManagesMailboxes]
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
+        if getattr(self, "swagger_fake_view", False):
+            # The schema generator has no user; it only needs the model for types.
+            return Mailbox.objects.none()
         return access.visible_mailboxes(self.request.user).order_by("name")
 
     def get_object(self) -> Mailbox:
@@ -42,9 +68,87 @@ class MailboxViewSet(BaseModelViewSet):
         with transaction.atomic():
             serializer.save()
 
+    def perform_update(self, serializer: MailboxSerializer) -> None:
+        # The change and its audit entry are stored together or not at all.
+        with transaction.atomic():
+            serializer.save()
+
+    def _owners_response(self, mailbox: Mailbox, status_code: int = 200) -> Response:
+        current = owners.owners_of(mailbox)
+        data = {
+            "users": OwnerUserSerializer(current.users, many=True).data,
+            "groups": WorkflowGroupSerializer(current.groups, many=True).data,
+        }
+        return Response(data, status=status_code)
+
+    @extend_schema(methods=["GET"], responses=OwnersSerializer)
+    @extend_schema(methods=["POST"], request=OwnerAddSerializer, responses={201: OwnersSerializer})
+    @action(detail=True, methods=["get", "post"], url_path="owners")
+    def owners(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
+        """Everyone with access; POST ``{user}`` or ``{group}`` adds one (SPEC §6)."""
+        mailbox = access.get_mailbox(request.user, pk, access.MANAGE)
+        if request.method != "POST":
+            return self._owners_response(mailbox)
+        serializer = OwnerAddSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            if "group" in data:
+                # The right first: without it the group ID is not even looked at.
+                access.check_group_linking(request.user)
+                owners.link_group(request.user, mailbox, owners.find_group(mailbox, data["group"]))
+            else:
+                owners.add_user(request.user, mailbox, owners.find_user(mailbox, data["user"]))
+        except Http404 as exc:
+            # A bad ID in the body is a bad request, answered the same for unknown
+            # IDs and other tenants' IDs.
+            field = "group" if "group" in data else "user"
+            raise ValidationError({field: [str(exc)]}) from None
+        return self._owners_response(mailbox, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=None,
+        responses={204: None},
+        parameters=[
+            OpenApiParameter("kind", str, OpenApiParameter.PATH, enum=["user", "group"]),
+            OpenApiParameter("owner_id", int, OpenApiParameter.PATH),
+        ],
+    )
+    @action(
+        detail=True,
+        methods=["delete"],
+        url_path=r"owners/(?P<kind>user|group)/(?P<owner_id>[0-9]+)",
+        url_name="owner-remove",
+    )
+    def remove_owner(
+        self,
+        request: Request,
+        pk: str | None = None,
+        kind: str = "",
+        owner_id: str = "",
+        **kwargs: Any,
+    ) -> Response:
+        """Remove a direct owner or unlink a workflow group (idempotent)."""
+        mailbox = access.get_mailbox(request.user, pk, access.MANAGE)
+        if kind == "group":
+            access.check_group_linking(request.user)
+            owners.unlink_group(request.user, mailbox, owners.find_group(mailbox, owner_id))
+        else:
+            owners.remove_user(request.user, mailbox, owners.find_user(mailbox, owner_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(responses=AuditEntrySerializer(many=True))
+    @action(detail=True, methods=["get"], url_path="audit", pagination_class=AuditPagination)
+    def audit(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
+        """The mailbox's audit log, newest first, paginated."""
+        mailbox = access.get_mailbox(request.user, pk, access.MANAGE)
+        entries = mailbox.audit_entries.all()
+        page = self.paginate_queryset(entries)
+        return self.get_paginated_response(AuditEntrySerializer(page, many=True).data)
+
     @extend_schema(request=None, responses={200: ConnectionResultSerializer(many=True)})
     @action(detail=True, methods=["post"], url_path="test-connection")
-    def test_connection(self, request: Request, pk: str | None = None) -> Response:
+    def test_connection(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
         mailbox = access.get_mailbox(request.user, pk, access.MANAGE)
         results = [r.as_dict() for r in run_connection_test(mailbox)]
         return Response({"ok": all(r["ok"] for r in results), "results": results})
@@ -66,3 +170,63 @@ class MeView(BaseAPIView):
         serializer.is_valid(raise_exception=True)
         serializer.save()
         return Response(serializer.data, status=status.HTTP_200_OK)
+
+
+class ManagesOwners(BasePermission):
+    """The organisation tree, its users and the workflow groups serve the owners tab,
+    so they take the right ``email_manager``."""
+
+    def has_permission(self, request: Request, view: object) -> bool:
+        if request.user.has_right("email_manager"):
+            return True
+        from postkamer.mailboxes.guards import right_message
+
+        self.message = right_message()
+        return False
+
+
+class OrganisationListView(BaseAPIView):
+    permission_classes = [IsAuthenticated, EmailModule, ManagesOwners]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("search", str, description="Part of a name.")],
+        responses=OrganisationSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        """The tenant's organisations as a tree (depth-first, with ``parent`` and ``depth``)."""
+        search = request.query_params.get("search", "").strip()
+        orgs = owners.tenant_organisations(request.user.tenant_id, search)
+        return Response(OrganisationSerializer(orgs, many=True).data)
+
+
+class OrganisationInTenant(BasePermission):
+    """404 for another tenant's (or an unknown) organisation, before the right is checked."""
+
+    def has_permission(self, request: Request, view: object) -> bool:
+        pk = view.kwargs.get("pk")  # type: ignore[attr-defined]
+        if not Organisation.objects.filter(tenant_id=request.user.tenant_id, pk=pk).exists():
+            raise NotFound(_("Organisation not found."))
+        return True
+
+
+class OrganisationUsersView(BaseAPIView):
+    permission_classes = [IsAuthenticated, EmailModule, OrganisationInTenant, ManagesOwners]
+
+    @extend_schema(responses=OwnerUserSerializer(many=True))
+    def get(self, request: Request, pk: int) -> Response:
+        """The active users of one organisation of the caller's tenant."""
+        org = Organisation.objects.filter(tenant_id=request.user.tenant_id, pk=pk).first()
+        if org is None:
+            raise NotFound(_("Organisation not found."))
+        users = User.objects.filter(organisation=org, is_active=True).select_related("organisation")
+        return Response(OwnerUserSerializer(users, many=True).data)
+
+
+class WorkflowGroupListView(BaseAPIView):
+    permission_classes = [IsAuthenticated, EmailModule, ManagesOwners]
+
+    @extend_schema(responses=WorkflowGroupSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        """The tenant's workflow groups with their number of members."""
+        groups = owners.tenant_groups(request.user.tenant_id).order_by("name")
+        return Response(WorkflowGroupSerializer(groups, many=True).data)

@@ -11,7 +11,8 @@ from django.utils.translation import gettext_lazy as _
 from postkamer.dnschecks import services
 from postkamer.dnschecks.services import STATUS_LABELS
 from postkamer.mailboxes import access
-from postkamer.mailboxes.guards import email_manager_required
+from postkamer.mailboxes.guards import mailbox_manager_required
+from postkamer.mailboxes.tabs import mailbox_tabs
 
 _LABELS = {"spf": "SPF", "dkim": "DKIM", "dmarc": "DMARC"}
 # What the status means for someone who does not know DNS.
@@ -47,7 +48,7 @@ def _verdicts(data: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-@email_manager_required
+@mailbox_manager_required
 def mailbox_security(request: HttpRequest, pk: int) -> HttpResponse:
     mailbox = access.get_mailbox(request.user, pk, access.MANAGE)
     if request.method == "POST":
@@ -69,5 +70,6 @@ def mailbox_security(request: HttpRequest, pk: int) -> HttpResponse:
             "domain": data["domain"],
             "verdicts": _verdicts(data),
             "selectors_in_use": latest.selectors_in_use,
+            "tabs": mailbox_tabs(mailbox, "security"),
         },
     )

@@ -5,6 +5,8 @@
   direct owner or a member of a linked workflow group.
 - A user *manages* a mailbox (its settings) with the right ``email_manager``.
   Managers read mail only when they are owners too.
+- Changing the *owners* takes ``email_manager``; linking workflow groups also
+  ``multi_user`` (``check_group_linking``).
 - Outsiders get 404 (they must not learn that an ID exists); insiders lacking the
   right get 403 with a message.
 """
@@ -85,6 +87,14 @@ def get_mailbox(user: User, pk: object, need: str = READ) -> Mailbox:
             _("You manage this mailbox but are not one of its owners, so you cannot read its mail.")
         )
     return mailbox
+
+
+def check_group_linking(user: User) -> None:
+    """Raise PermissionDenied unless ``user`` may link workflow groups (right ``multi_user``)."""
+    if not user.has_right("multi_user"):
+        raise PermissionDenied(
+            _("You need the right 'multi-user' to link workflow groups to mailboxes.")
+        )
 
 
 def default_mailbox_problem(user: User) -> str | None:

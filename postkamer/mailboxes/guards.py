@@ -7,7 +7,7 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
@@ -51,6 +51,28 @@ def email_manager_required(view: Callable[..., HttpResponse]) -> Callable[..., H
     @email_module_required
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.has_right("email_manager"):
+            return _refuse(request, _("No access"), right_message())
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def mailbox_manager_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """For the pages of one mailbox (URL kwarg ``pk``).
+
+    As email_module_required; then 404 unless the user may see that mailbox, so an
+    outsider learns nothing about the ID (not even that a right is missing); then
+    the right ``email_manager``. The view still calls ``access.get_mailbox``.
+    """
+
+    @email_module_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        from postkamer.mailboxes.access import visible_mailboxes
+
+        if not visible_mailboxes(request.user).filter(pk=kwargs["pk"]).exists():
+            raise Http404(_("Mailbox not found."))
         if not request.user.has_right("email_manager"):
             return _refuse(request, _("No access"), right_message())
         return view(request, *args, **kwargs)

@@ -142,3 +142,40 @@ class Mailbox(models.Model):
     @property
     def is_disabled(self) -> bool:
         return bool(self.disabled_reason)
+
+
+class AuditAction(models.TextChoices):
+    CREATED = "created", _("created")
+    SETTINGS_CHANGED = "settings_changed", _("settings changed")
+    OWNER_ADDED = "owner_added", _("owner added")
+    OWNER_REMOVED = "owner_removed", _("owner removed")
+    GROUP_LINKED = "group_linked", _("workflow group linked")
+    GROUP_UNLINKED = "group_unlinked", _("workflow group unlinked")
+    SYNC_REPAIRED = "sync_repaired", _("synchronisation repaired")
+    OAUTH_CONNECTED = "oauth_connected", _("connected with Microsoft")
+    AUTO_DISABLED = "auto_disabled", _("fetching switched off after errors")
+
+
+class MailboxAuditEntry(models.Model):
+    """One change to a mailbox: who, what, when (SPEC §2 "Tab Eigenaar").
+
+    ``detail`` holds names and IDs only; secret values never go in (see audit.record).
+    """
+
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="audit_entries")
+    # Kept when the actor is deleted: the entry still says what happened.
+    actor = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_name = models.CharField(max_length=200, blank=True)
+    action = models.CharField(_("action"), max_length=40, choices=AuditAction.choices)
+    detail = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField(_("moment"), default=_now, db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit entries")
+
+    def __str__(self) -> str:
+        return f"{self.mailbox_id} {self.action} {self.at:%Y-%m-%d %H:%M}"

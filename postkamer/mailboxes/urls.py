@@ -8,4 +8,8 @@ urlpatterns = [
     path("<int:pk>/", views.mailbox_edit, name="mailbox-edit"),
     path("<int:pk>/test-connection/", views.mailbox_test_connection, name="mailbox-test"),
     path("<int:pk>/delete/", views.mailbox_delete, name="mailbox-delete"),
+    path("<int:pk>/owners/", views.mailbox_owners, name="mailbox-owners-tab"),
+    path("<int:pk>/owners/add/", views.mailbox_owners_add, name="mailbox-owners-add"),
+    path("<int:pk>/owners/remove/", views.mailbox_owners_remove, name="mailbox-owners-remove"),
+    path("<int:pk>/log/", views.mailbox_log, name="mailbox-log"),
 ]

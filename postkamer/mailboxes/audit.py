@@ -1,0 +1,150 @@
+"""The mailbox audit log: one function writes it, one describes an entry in plain words.
+
+Every feature that changes a mailbox (settings, owners, repair sync, OAuth…) calls
+``record``; nothing else creates ``MailboxAuditEntry`` rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from postkamer import crypto
+from postkamer.accounts.models import User
+from postkamer.mailboxes.models import AuditAction, Mailbox, MailboxAuditEntry
+
+# Keys whose *values* must never be stored, whatever a caller passes by mistake.
+_SECRET_WORDS = ("password", "secret", "token", "_enc")
+
+
+def _is_secret(key: str) -> bool:
+    return any(word in key.lower() for word in _SECRET_WORDS)
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: ("***" if _is_secret(str(k)) else _scrub(v)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub(v) for v in value]
+    return value
+
+
+def record(mailbox: Mailbox, actor: User | None, action: str, **detail: Any) -> MailboxAuditEntry:
+    """Write one audit entry and return it.
+
+    ``detail`` must be JSON-serialisable: names, IDs, lists of changed field names.
+    Values under secret-looking keys are replaced by ``***`` as a last line of
+    defence; callers pass field *names* ("imap_password"), never values.
+    """
+    if action not in AuditAction.values:
+        raise ValueError(f"unknown audit action {action!r}")
+    actor_obj = actor if actor is not None and actor.is_authenticated else None
+    return MailboxAuditEntry.objects.create(
+        mailbox=mailbox,
+        actor=actor_obj,
+        actor_name=actor_obj.display_name if actor_obj else "",
+        action=action,
+        detail=_scrub(detail),
+    )
+
+
+# Settings whose change is logged. The encrypted columns are compared to notice a
+# new password, but only the plain field name ever reaches the log.
+_WATCHED = {
+    "name": "name",
+    "sender_address": "sender_address",
+    "display_name": "display_name",
+    "type": "type",
+    "imap_host": "imap_host",
+    "imap_port": "imap_port",
+    "imap_security": "imap_security",
+    "imap_username": "imap_username",
+    "imap_password_enc": "imap_password",
+    "smtp_host": "smtp_host",
+    "smtp_port": "smtp_port",
+    "smtp_security": "smtp_security",
+    "smtp_username": "smtp_username",
+    "smtp_password_enc": "smtp_password",
+    "allow_insecure": "allow_insecure",
+    "interval_minutes": "interval_minutes",
+    "max_errors": "max_errors",
+    "sent_folder": "sent_folder",
+    "junk_folder": "junk_folder",
+    "sync_since": "sync_since",
+}
+
+
+def _fingerprint(ciphertext: str) -> str:
+    # Encryption is randomised, so a retyped identical password gives new
+    # ciphertext; compare digests of the plaintext instead.
+    if not ciphertext:
+        return ""
+    return hashlib.sha256(crypto.decrypt(ciphertext).encode()).hexdigest()
+
+
+def settings_snapshot(mailbox: Mailbox) -> dict[str, Any]:
+    """The watched settings of ``mailbox``, to compare before and after a save.
+
+    Passwords appear as digests; keep the snapshot in memory only.
+    """
+    return {
+        column: _fingerprint(getattr(mailbox, column))
+        if column.endswith("_enc")
+        else getattr(mailbox, column)
+        for column in _WATCHED
+    }
+
+
+def record_settings_change(
+    mailbox: Mailbox, actor: User | None, before: dict[str, Any]
+) -> MailboxAuditEntry | None:
+    """Log which settings changed since ``before`` (names only); None when nothing did."""
+    after = settings_snapshot(mailbox)
+    fields = sorted(_WATCHED[c] for c in _WATCHED if before.get(c) != after[c])
+    if not fields:
+        return None
+    return record(mailbox, actor, AuditAction.SETTINGS_CHANGED, fields=fields)
+
+
+def _field_label(name: str) -> str:
+    labels = {
+        "imap_password": _("IMAP password"),
+        "smtp_password": _("SMTP password"),
+        "interval_minutes": _("interval"),
+    }
+    if name in labels:
+        return str(labels[name])
+    try:
+        return str(Mailbox._meta.get_field(name).verbose_name)
+    except Exception:  # an old entry may name a field that no longer exists
+        return name
+
+
+def describe(entry: MailboxAuditEntry) -> str:
+    """The entry as one plain sentence in the active language."""
+    who = entry.actor_name or _("The system")
+    d = entry.detail or {}
+    values = {"who": who, "user": d.get("user_name", "?"), "group": d.get("group_name", "?")}
+    action = entry.action
+    if action == AuditAction.CREATED:
+        return _("%(who)s created the mailbox.") % values
+    if action == AuditAction.SETTINGS_CHANGED:
+        fields = ", ".join(_field_label(f) for f in d.get("fields", []))
+        return _("%(who)s changed the settings: %(fields)s.") % {**values, "fields": fields}
+    if action == AuditAction.OWNER_ADDED:
+        return _("%(who)s added %(user)s as an owner.") % values
+    if action == AuditAction.OWNER_REMOVED:
+        return _("%(who)s removed %(user)s as an owner.") % values
+    if action == AuditAction.GROUP_LINKED:
+        return _("%(who)s linked the workflow group %(group)s.") % values
+    if action == AuditAction.GROUP_UNLINKED:
+        return _("%(who)s unlinked the workflow group %(group)s.") % values
+    if action == AuditAction.SYNC_REPAIRED:
+        return _("%(who)s repaired the synchronisation.") % values
+    if action == AuditAction.OAUTH_CONNECTED:
+        return _("%(who)s connected the mailbox with Microsoft.") % values
+    if action == AuditAction.AUTO_DISABLED:
+        return _("Automatic fetching was switched off after repeated errors.")
+    return f"{who}: {entry.get_action_display()}"
