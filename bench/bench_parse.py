@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.corpus import generate  # noqa: E402
-from postkamer.mail.mime import parse_message, parse_message_full  # noqa: E402
+from bench.corpus import generate
+from postkamer.mail.mime import parse_message, parse_message_full
 
 
 def _run(fn, msgs: list[bytes]) -> tuple[float, Counter[str]]:
@@ -44,7 +44,9 @@ def main() -> None:
     t = time.perf_counter()
     msgs = list(generate(args.count, args.seed))
     size = sum(map(len, msgs))
-    print(f"corpus: {len(msgs)} messages, {size / 1e6:.1f} MB, generated in {time.perf_counter() - t:.1f} s")
+    print(
+        f"corpus: {len(msgs)} messages, {size / 1e6:.1f} MB, generated in {time.perf_counter() - t:.1f} s"
+    )
 
     fast_s, problems = _run(parse_message, msgs)
     print(
@@ -61,7 +63,9 @@ def main() -> None:
         f"full  : {len(sub) / full_s:9.0f} msg/s {sub_size / 1e6 / full_s:8.1f} MB/s "
         f"{full_s * 1e3 / len(sub):.3f} ms/msg  on first {len(sub)} ({sub_size / 1e6:.1f} MB)"
     )
-    print(f"ratio : fast is {full_s / fast_sub:.0f}x faster than full on the same {len(sub)} messages")
+    print(
+        f"ratio : fast is {full_s / fast_sub:.0f}x faster than full on the same {len(sub)} messages"
+    )
     print(f"        full parse of whole corpus extrapolated: {full_s / sub_size * size:.0f} s")
 
 

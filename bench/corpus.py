@@ -22,14 +22,88 @@ from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from pathlib import Path
 
-_WORDS = (
-    "de het een en van in is dat op te zijn met voor niet aan er maar om ook als bij nog "
-    "dan wat naar uit door over kan wel zo worden project vergadering morgen offerte "
-    "factuur planning overleg afspraak graag groeten bedankt vraag antwoord document "
-    "bijlage rapport klant levering week maand kwartaal budget team the and of to for "
-    "meeting report invoice please attached thanks regards schedule update review "
-    "café één coördinatie België ruïne enquête Zoë reünie geïnteresseerd financiële"
-).split()
+_WORDS = [
+    "de",
+    "het",
+    "een",
+    "en",
+    "van",
+    "in",
+    "is",
+    "dat",
+    "op",
+    "te",
+    "zijn",
+    "met",
+    "voor",
+    "niet",
+    "aan",
+    "er",
+    "maar",
+    "om",
+    "ook",
+    "als",
+    "bij",
+    "nog",
+    "dan",
+    "wat",
+    "naar",
+    "uit",
+    "door",
+    "over",
+    "kan",
+    "wel",
+    "zo",
+    "worden",
+    "project",
+    "vergadering",
+    "morgen",
+    "offerte",
+    "factuur",
+    "planning",
+    "overleg",
+    "afspraak",
+    "graag",
+    "groeten",
+    "bedankt",
+    "vraag",
+    "antwoord",
+    "document",
+    "bijlage",
+    "rapport",
+    "klant",
+    "levering",
+    "week",
+    "maand",
+    "kwartaal",
+    "budget",
+    "team",
+    "the",
+    "and",
+    "of",
+    "to",
+    "for",
+    "meeting",
+    "report",
+    "invoice",
+    "please",
+    "attached",
+    "thanks",
+    "regards",
+    "schedule",
+    "update",
+    "review",
+    "café",
+    "één",
+    "coördinatie",
+    "België",
+    "ruïne",
+    "enquête",
+    "Zoë",
+    "reünie",
+    "geïnteresseerd",
+    "financiële",
+]
 _NAMES = [
     "Jan de Vries",
     "Piet Jansen",
@@ -51,7 +125,7 @@ _FILES = [
     ("Coördinatie overzicht.pdf", "application/pdf"),
     ("foto_café.jpg", "image/jpeg"),
     ("IMG_2041.jpg", "image/jpeg"),
-    ("rapport Q3 – définitief.pdf", "application/pdf"),
+    ("rapport Q3 \u2013 définitief.pdf", "application/pdf"),
 ]
 _T0 = datetime(2025, 1, 1, tzinfo=timezone(timedelta(hours=1)))
 
@@ -72,10 +146,12 @@ def _ew(text: str, rng: random.Random) -> str:
         enc = [f"=?utf-8?b?{base64.b64encode(w.encode()).decode()}?=" for w in words]
     else:
         enc = [
-            "=?utf-8?q?" + binascii.b2a_qp(w.encode(), header=True).decode().replace("?", "=3F") + "?="
+            "=?utf-8?q?"
+            + binascii.b2a_qp(w.encode(), header=True).decode().replace("?", "=3F")
+            + "?="
             for w in words
         ]
-    return "\r\n ".join(enc)
+    return "\n ".join(enc)
 
 
 def _addr(rng: random.Random, name: str | None = None) -> tuple[str, str]:
@@ -134,7 +210,7 @@ def _text_part(rng: random.Random, text: str, subtype: str = "plain") -> bytes:
 
 
 def _multipart(subtype: str, parts: list[bytes], boundary: str, extra: str = "") -> bytes:
-    out = [f"Content-Type: multipart/{subtype}; boundary=\"{boundary}\"{extra}\r\n\r\n".encode()]
+    out = [f'Content-Type: multipart/{subtype}; boundary="{boundary}"{extra}\r\n\r\n'.encode()]
     out.append(b"This is a multi-part message in MIME format.\r\n")
     for p in parts:
         out.append(f"--{boundary}\r\n".encode())
@@ -154,7 +230,9 @@ def _attachment(rng: random.Random, size: int) -> bytes:
         ctline = f'{ctype}; name="{name}"'
     elif rng.random() < 0.5:
         quoted = "".join(
-            ch if (ch.isascii() and (ch.isalnum() or ch in "-_.")) else "".join(f"%{b:02X}" for b in ch.encode())
+            ch
+            if (ch.isascii() and (ch.isalnum() or ch in "-_."))
+            else "".join(f"%{b:02X}" for b in ch.encode())
             for ch in name
         )
         disp = f"attachment;\n filename*=UTF-8''{quoted}"
@@ -167,8 +245,10 @@ def _attachment(rng: random.Random, size: int) -> bytes:
     return _crlf(head.encode()) + _b64(data)
 
 
-def _headers(rng: random.Random, i: int, subject: str, extra: list[str] | None = None, msgid: bool = True) -> bytes:
-    frm_name, frm = _addr(rng)
+def _headers(
+    rng: random.Random, i: int, subject: str, extra: list[str] | None = None, msgid: bool = True
+) -> bytes:
+    _, frm = _addr(rng)
     tos = ", ".join(_addr(rng)[1] for _ in range(rng.randint(1, 3)))
     date = _T0 + timedelta(minutes=i * 7 + rng.randrange(5))
     lines = [
@@ -203,15 +283,20 @@ def _plain(rng: random.Random, i: int, scale: float) -> bytes:
         subj = "Re: " + subj
     text = _text(rng, int(rng.randint(2000, 10000) * scale))
     if extra:
-        text += "\n" + "".join("> " + ln + "\n" for ln in _text(rng, int(1500 * scale)).splitlines())
+        text += "\n" + "".join(
+            "> " + ln + "\n" for ln in _text(rng, int(1500 * scale)).splitlines()
+        )
     return _headers(rng, i, subj, extra) + _text_part(rng, text)
 
 
 def _newsletter(rng: random.Random, i: int, scale: float) -> bytes:
     n_img = rng.randint(1, 3)
-    paras = "".join(f"<p style=\"color:#333\">{_text(rng, 600)}</p>\n" for _ in range(int(rng.randint(20, 45) * scale) + 1))
+    paras = "".join(
+        f'<p style="color:#333">{_text(rng, 600)}</p>\n'
+        for _ in range(int(rng.randint(20, 45) * scale) + 1)
+    )
     imgs = "".join(f'<img src="cid:img{k}.{i}@news" alt="beeld {k}">' for k in range(n_img))
-    html = f"<html><body><table><tr><td>{imgs}</td></tr></table>{paras}<a href=\"https://news.example/u\">Afmelden</a></body></html>\n"
+    html = f'<html><body><table><tr><td>{imgs}</td></tr></table>{paras}<a href="https://news.example/u">Afmelden</a></body></html>\n'
     plain = _text(rng, len(html) // 4)
     related = [_text_part(rng, html, "html")]
     for k in range(n_img):
@@ -332,7 +417,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--count", type=int, default=10000)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--out", type=Path, default=None, help="directory for .eml files (omit to only measure)")
+    ap.add_argument(
+        "--out", type=Path, default=None, help="directory for .eml files (omit to only measure)"
+    )
     args = ap.parse_args()
     total = 0
     if args.out:
@@ -341,7 +428,9 @@ def main() -> None:
         total += len(raw)
         if args.out:
             (args.out / f"{n:05d}.eml").write_bytes(raw)
-    print(f"messages: {args.count}  total: {total / 1e6:.1f} MB  average: {total / max(1, args.count) / 1e3:.1f} KB")
+    print(
+        f"messages: {args.count}  total: {total / 1e6:.1f} MB  average: {total / max(1, args.count) / 1e3:.1f} KB"
+    )
 
 
 if __name__ == "__main__":

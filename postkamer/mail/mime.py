@@ -26,7 +26,7 @@ import binascii
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email import policy as email_policy
 from email.message import Message
 from email.parser import BytesParser
@@ -200,40 +200,36 @@ def _decode_words(value: str, problems: _Problems) -> str:
     return "".join(out)
 
 
-_HEADER_NAME_RE = re.compile(r"[!-9;-~]+")
+# One header field: name, colon, value including folded continuation lines.
+_FIELD_RE = re.compile(r"([!-9;-~]+):([^\n]*(?:\n[ \t][^\n]*)*)(?:\n|$)")
 
 
 def _parse_header_text(text: str, problems: _Problems) -> list[tuple[str, str]]:
-    """Split an unfolded-later header block into ``(lowercase name, value)``.
+    """Split a header block into ``(lowercase name, value)`` pairs.
 
     Folding CR/LF are removed but continuation whitespace is kept, exactly as
-    ``policy.default`` does, and the value is stripped at both ends.
+    ``policy.default`` does, and the value is stripped at both ends. Lines
+    that are not header fields are skipped (``bad_header``), except mbox
+    ``From `` separators.
     """
     headers: list[tuple[str, str]] = []
-    name: str | None = None
-    parts: list[str] = []
-    for line in text.split("\n"):
-        if line.endswith("\r"):
-            line = line[:-1]
-        if not line:
-            continue
-        if line[0] in " \t":
-            if name is not None:
-                parts.append(line)
-            continue
-        if name is not None:
-            headers.append((name, "".join(parts).strip()))
-            name = None
-        n, sep, v = line.partition(":")
-        if not sep or not _HEADER_NAME_RE.fullmatch(n):
-            # mbox "From " separators are expected; anything else is junk.
-            if not line.startswith("From "):
+    pos = 0
+    n = len(text)
+    match = _FIELD_RE.match
+    while pos < n:
+        m = match(text, pos)
+        if m is None:
+            nl = text.find("\n", pos)
+            line = text[pos : nl if nl >= 0 else n]
+            if line.strip() and not line.startswith("From "):
                 problems.add(BAD_HEADER)
+            pos = n if nl < 0 else nl + 1
             continue
-        name = n.lower()
-        parts = [v]
-    if name is not None:
-        headers.append((name, "".join(parts).strip()))
+        value = m.group(2)
+        if "\n" in value:
+            value = value.replace("\r\n", "").replace("\n", "")
+        headers.append((m.group(1).lower(), value.strip()))
+        pos = m.end()
     return headers
 
 
@@ -514,7 +510,9 @@ class _FastWalker:
         raw = self.raw
         if headers is None:
             hdr_end, body_start = _find_body(raw, start, end)
-            headers = _parse_header_text(_header_text(self.mv[start:hdr_end], self.problems), self.problems)
+            headers = _parse_header_text(
+                _header_text(self.mv[start:hdr_end], self.problems), self.problems
+            )
         assert body_start is not None
         if body_start < 0:
             body_start = end
@@ -538,18 +536,24 @@ class _FastWalker:
 
         if maintype == "multipart":
             boundary = params.get("boundary", "")
-            if boundary and cte not in ("base64", "quoted-printable"):
-                if self.multipart(boundary, ctype, body_start, end, path, nested, depth):
-                    return
+            if (
+                boundary
+                and cte not in ("base64", "quoted-printable")
+                and self.multipart(boundary, ctype, body_start, end, path, nested, depth)
+            ):
+                return
             self.problems.add(BAD_BOUNDARY)
             # Never lose the text: the body is shown as plain text.
-            ctype, maintype, cte = "text/plain", "text", cte
+            ctype = "text/plain"
             params = {"charset": params.get("charset", "")}
 
         leaf_path = _join(path, 1) if is_root else path
         filename = dparams.get("filename") or params.get("name") or ""
 
-        if ctype in ("message/rfc822", "message/global") and cte not in ("base64", "quoted-printable"):
+        if ctype in ("message/rfc822", "message/global") and cte not in (
+            "base64",
+            "quoted-printable",
+        ):
             inner_hdr_end, inner_body = _find_body(raw, body_start, end)
             inner_headers = _parse_header_text(
                 _header_text(self.mv[body_start:inner_hdr_end], self.problems), self.problems
@@ -568,7 +572,17 @@ class _FastWalker:
                 lambda: end - body_start,
                 lambda: raw[body_start:end],
             )
-            self.entity(body_start, end, path, True, True, "text/plain", depth + 1, inner_headers, inner_body)
+            self.entity(
+                body_start,
+                end,
+                path,
+                True,
+                True,
+                "text/plain",
+                depth + 1,
+                inner_headers,
+                inner_body,
+            )
             return
 
         charset = params.get("charset")
@@ -590,7 +604,14 @@ class _FastWalker:
         self.ctx.leaf(leaf_path, ctype, disposition, filename, cid, nested, text, size, payload)
 
     def multipart(
-        self, boundary: str, ctype: str, body_start: int, end: int, path: str, nested: bool, depth: int
+        self,
+        boundary: str,
+        ctype: str,
+        body_start: int,
+        end: int,
+        path: str,
+        nested: bool,
+        depth: int,
     ) -> bool:
         """Walk the children of a multipart body; False when no delimiter is found."""
         raw = self.raw
@@ -650,7 +671,9 @@ class _FastWalker:
 # ---------------------------------------------------------------------------
 
 
-def _full_walk(part: Message, ctx: _Ctx, path: str, is_root: bool, nested: bool, depth: int) -> None:
+def _full_walk(
+    part: Message, ctx: _Ctx, path: str, is_root: bool, nested: bool, depth: int
+) -> None:
     if depth > _MAX_DEPTH:
         ctx.problems.add(TOO_DEEP)
         return
@@ -675,7 +698,9 @@ def _full_walk(part: Message, ctx: _Ctx, path: str, is_root: bool, nested: bool,
         if not filename:
             filename = (str(inner["subject"] or "").strip() or "message") + ".eml"
         body = inner.as_bytes()
-        ctx.leaf(path, ctype, disposition, filename, cid, True, str, lambda: len(body), lambda: body)
+        ctx.leaf(
+            path, ctype, disposition, filename, cid, True, str, lambda: len(body), lambda: body
+        )
         _full_walk(inner, ctx, path, True, True, depth + 1)
         return
     charset = part.get_param("charset")
@@ -735,9 +760,43 @@ def _first_id(value: str | None) -> str | None:
     return v.split()[0] if v else None
 
 
+# One mailbox in its common shapes: bare addr-spec, or an optional quoted or
+# plain display name followed by <addr-spec>. Anything else (groups,
+# comments, routes, escapes) goes to email.utils.getaddresses.
+_MAILBOX_RE = re.compile(
+    r'\s*(?:(?:"((?:[^"\\]|\\.)*)"|([^"<>,;:()@\[\]\\]*?))\s*<([^<>\s@",]+@[^<>\s@",]+)>'
+    r'|([^<>\s@",;:()]+@[^<>\s@",;:()]+))\s*(?:,|$)'
+)
+_UNESCAPE_RE = re.compile(r"\\(.)")
+
+
+def _quick_addresses(value: str) -> list[tuple[str, str]] | None:
+    """Parse the common address-list shapes with one regex; None if unsure."""
+    out: list[tuple[str, str]] = []
+    pos = 0
+    n = len(value)
+    while pos < n:
+        m = _MAILBOX_RE.match(value, pos)
+        if m is None or m.end() == pos:
+            return None
+        quoted, plain, addr, bare = m.groups()
+        if bare is not None:
+            out.append(("", bare))
+        elif quoted is not None:
+            out.append((_UNESCAPE_RE.sub(r"\1", quoted) if "\\" in quoted else quoted, addr))
+        else:
+            out.append((" ".join(plain.split()), addr))
+        pos = m.end()
+    return out
+
+
 def _addresses(values: list[str], problems: _Problems) -> list[Address]:
     out: list[Address] = []
-    for name, addr in getaddresses(values):
+    pairs: list[tuple[str, str]] = []
+    for value in values:
+        quick = _quick_addresses(value)
+        pairs.extend(quick if quick is not None else getaddresses([value]))
+    for name, addr in pairs:
         if not name and not addr:
             continue
         if addr and "@" not in addr:
@@ -759,7 +818,7 @@ def _parse_date(value: str | None, problems: _Problems) -> datetime | None:
         return None
     if dt.tzinfo is None:
         # "-0000" means UTC with unknown local zone (RFC 5322 §3.3).
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt
 
 
@@ -835,7 +894,9 @@ def _parse_fast(raw: bytes, problems: _Problems) -> ParsedMessage:
     pm.headers_only = body_start < 0 or body_start >= len(raw)
     ctx = _Ctx(problems)
     if not pm.headers_only:
-        _FastWalker(raw, ctx).entity(0, len(raw), "", True, False, "text/plain", 0, headers, body_start)
+        _FastWalker(raw, ctx).entity(
+            0, len(raw), "", True, False, "text/plain", 0, headers, body_start
+        )
     pm.text = ctx.text or ""
     pm.html = ctx.html or ""
     pm.attachments = ctx.attachments
@@ -953,10 +1014,75 @@ def extract_part(raw: bytes, part: str) -> tuple[str, str, bytes]:
 # ---------------------------------------------------------------------------
 
 _TAGS = frozenset(
-    """a abbr address b bdi bdo big blockquote br caption center cite code col colgroup dd del
-    details dfn div dl dt em figcaption figure font h1 h2 h3 h4 h5 h6 hr i img ins kbd li mark
-    ol p pre q rp rt ruby s samp small span strike strong sub summary sup table tbody td tfoot
-    th thead time tr tt u ul var""".split()
+    [
+        "a",
+        "abbr",
+        "address",
+        "b",
+        "bdi",
+        "bdo",
+        "big",
+        "blockquote",
+        "br",
+        "caption",
+        "center",
+        "cite",
+        "code",
+        "col",
+        "colgroup",
+        "dd",
+        "del",
+        "details",
+        "dfn",
+        "div",
+        "dl",
+        "dt",
+        "em",
+        "figcaption",
+        "figure",
+        "font",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "hr",
+        "i",
+        "img",
+        "ins",
+        "kbd",
+        "li",
+        "mark",
+        "ol",
+        "p",
+        "pre",
+        "q",
+        "rp",
+        "rt",
+        "ruby",
+        "s",
+        "samp",
+        "small",
+        "span",
+        "strike",
+        "strong",
+        "sub",
+        "summary",
+        "sup",
+        "table",
+        "tbody",
+        "td",
+        "tfoot",
+        "th",
+        "thead",
+        "time",
+        "tr",
+        "tt",
+        "u",
+        "ul",
+        "var",
+    ]
 )
 _GENERIC_ATTRS = {"style", "title", "dir", "lang", "align", "valign", "width", "height", "bgcolor"}
 _ATTRS: dict[str, set[str]] = {
@@ -978,15 +1104,68 @@ _ATTRS: dict[str, set[str]] = {
 }
 # Only properties that cannot carry url() or change positioning.
 _STYLE_PROPS = frozenset(
-    """color background-color font font-family font-size font-style font-weight font-variant
-    text-align text-decoration text-indent text-transform letter-spacing word-spacing
-    line-height vertical-align white-space direction padding padding-top padding-right
-    padding-bottom padding-left margin margin-top margin-right margin-bottom margin-left border
-    border-top border-right border-bottom border-left border-color border-style border-width
-    border-radius border-collapse border-spacing width height max-width min-width max-height
-    min-height list-style-type display table-layout""".split()
+    [
+        "color",
+        "background-color",
+        "font",
+        "font-family",
+        "font-size",
+        "font-style",
+        "font-weight",
+        "font-variant",
+        "text-align",
+        "text-decoration",
+        "text-indent",
+        "text-transform",
+        "letter-spacing",
+        "word-spacing",
+        "line-height",
+        "vertical-align",
+        "white-space",
+        "direction",
+        "padding",
+        "padding-top",
+        "padding-right",
+        "padding-bottom",
+        "padding-left",
+        "margin",
+        "margin-top",
+        "margin-right",
+        "margin-bottom",
+        "margin-left",
+        "border",
+        "border-top",
+        "border-right",
+        "border-bottom",
+        "border-left",
+        "border-color",
+        "border-style",
+        "border-width",
+        "border-radius",
+        "border-collapse",
+        "border-spacing",
+        "width",
+        "height",
+        "max-width",
+        "min-width",
+        "max-height",
+        "min-height",
+        "list-style-type",
+        "display",
+        "table-layout",
+    ]
 )
-_CLEAN_CONTENT = {"script", "style", "template", "noscript", "title", "textarea", "select", "iframe", "object"}
+_CLEAN_CONTENT = {
+    "script",
+    "style",
+    "template",
+    "noscript",
+    "title",
+    "textarea",
+    "select",
+    "iframe",
+    "object",
+}
 _REMOTE_RE = re.compile(r"^\s*(https?:)?//", re.IGNORECASE)
 
 
