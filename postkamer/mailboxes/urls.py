@@ -7,5 +7,7 @@ urlpatterns = [
     path("new/", views.mailbox_create, name="mailbox-create"),
     path("<int:pk>/", views.mailbox_edit, name="mailbox-edit"),
     path("<int:pk>/test-connection/", views.mailbox_test_connection, name="mailbox-test"),
+    path("<int:pk>/imap-folders/", views.mailbox_imap_folders, name="mailbox-imap-folders"),
+    path("<int:pk>/repair-sync/", views.mailbox_repair_sync, name="mailbox-repair-sync"),
     path("<int:pk>/delete/", views.mailbox_delete, name="mailbox-delete"),
 ]
