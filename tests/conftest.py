@@ -10,7 +10,7 @@ from tests import factories
 # runs one in the test thread. The tests are single-threaded, so this is safe here.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-pytest_plugins = ["tests.servers.plugin"]
+pytest_plugins = ["tests.servers.plugin", "tests.browser_plugin"]
 
 
 @pytest.fixture

@@ -131,7 +131,7 @@ class FetchRunSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     mailbox = serializers.IntegerField()
     trigger = serializers.CharField()
-    state = serializers.ChoiceField(choices=["queued", "running", "done", "failed"])
+    state = serializers.ChoiceField(choices=["queued", "running", "done", "failed", "skipped"])
     queued_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)

@@ -16,12 +16,15 @@ QUEUED = "queued"
 RUNNING = "running"
 DONE = "done"
 FAILED = "failed"
+SKIPPED = "skipped"  # another fetch of the mailbox was running; not an error
 
 
 def state(run: FetchRun) -> str:
-    """Return queued, running, done or failed."""
+    """Return queued, running, done, failed or skipped."""
     if run.finished_at is None:
         return RUNNING if run.started_at else QUEUED
+    if run.ok is None:
+        return SKIPPED
     return DONE if run.ok else FAILED
 
 
@@ -33,6 +36,8 @@ def summary(run: FetchRun | None) -> str:
     if current in (QUEUED, RUNNING):
         return _("Fetching…")
     at = timezone.localtime(run.finished_at).strftime("%H:%M")
+    if current == SKIPPED:
+        return run.error
     if current == FAILED:
         return _("Fetching failed at %(time)s: %(error)s") % {
             "time": at,

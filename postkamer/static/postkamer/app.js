@@ -24,7 +24,7 @@ async function pollRun(statusLine, url) {
     statusLine.dataset.state = run.state;
     statusLine.textContent = run.summary;
     statusLine.classList.toggle("error", run.state === "failed");
-    if (run.state === "done" || run.state === "failed") return run;
+    if (!["queued", "running"].includes(run.state)) return run;
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
   return null;
