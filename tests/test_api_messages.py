@@ -227,3 +227,33 @@ def test_the_endpoints_answer_english_users_in_english(api, office):
     api.force_authenticate(english)
     response = api.get(f"/api/v1/mailboxes/{office.mailbox.pk}/messages/?folder=x")
     assert response.json()["folder"] == ["Choose the folder inbox, junk or sent."]
+
+
+def test_a_run_skipped_because_another_fetch_was_running_is_no_error(api, office):
+    run = FetchRun.objects.create(
+        mailbox=office.mailbox,
+        trigger="button",
+        finished_at=timezone.now(),
+        ok=None,
+        error_code="busy",
+        error="Er liep nog een andere ophaalronde.",
+    )
+    api.force_authenticate(office.advisor)
+    body = api.get(f"/api/v1/fetch-runs/{run.pk}/").json()
+    assert body["state"] == "skipped"
+    assert body["summary"] == "Er liep nog een andere ophaalronde."
+
+
+def test_the_schema_describes_the_new_endpoints(api, office):
+    api.force_authenticate(office.advisor)
+    schema = api.get("/api/schema/", HTTP_ACCEPT="application/json").content.decode()
+    for path in (
+        "/api/v1/mailboxes/{id}/messages/",
+        "/api/v1/mailboxes/{id}/fetch/",
+        "/api/v1/mailboxes/{id}/imap-folders/",
+        "/api/v1/mailboxes/{id}/repair-sync/",
+        "/api/v1/fetch-runs/{id}/",
+        "/api/v1/messages/{id}/",
+        "/api/v1/messages/{id}/raw/",
+    ):
+        assert path in schema
