@@ -95,7 +95,9 @@ def _guard(conn: ImapConnection, folder: str | None = None) -> Iterator[None]:
             raise errors.ProtocolError(f"{conn.host} dropped the connection: {exc}") from None
         except (imap_exc.IMAPClientError, imaplib.IMAP4.error) as exc:
             text = str(exc)
-            if folder is not None and (" NO" in f" {text.upper()}" or "NONEXISTENT" in text):
+            if folder is not None:
+                # A refused STATUS/EXAMINE means the folder cannot be read: Dovecot
+                # says "Mailbox doesn't exist", others NO [NONEXISTENT] or similar.
                 raise errors.FolderMissing(folder, f"{folder!r} on {conn.host}: {text}") from None
             raise errors.ProtocolError(f"{conn.host}: {text}") from None
 

@@ -13,6 +13,7 @@ from postkamer.fetching import engine
 from postkamer.mailboxes.models import Mailbox
 from tests import factories
 from tests.servers.dovecot import Dovecot
+from tests.servers.proxy import CuttingProxy
 
 _seq = itertools.count(1)
 
@@ -63,22 +64,41 @@ def _fresh_pool():
     engine.pool.clear()
 
 
-@pytest.fixture
-def box(db, settings, dovecot: Dovecot, imap_user) -> Box:
-    """A mailbox on the test Dovecot (STARTTLS, trusted test CA) owned by one user,
-    synchronising from a day ago."""
-    settings.POSTKAMER_CA_FILE = dovecot.ca_file
-    email, password = imap_user
+def make_box(dovecot: Dovecot, email: str, password: str, **fields) -> Box:
+    """A mailbox on the test Dovecot (STARTTLS) owned by one user, synchronising
+    from a day ago; ``fields`` override the mailbox fields."""
     tenant = factories.tenant()
     owner = factories.user(tenant)
-    mailbox = factories.mailbox(
-        tenant,
-        owners=(owner,),
-        imap_host="127.0.0.1",
-        imap_port=dovecot.imap_port,
-        imap_security="starttls",
-        imap_username=email,
-        password=password,
-        sync_since=timezone.now() - dt.timedelta(days=1),
-    )
+    values = {
+        "imap_host": "127.0.0.1",
+        "imap_port": dovecot.imap_port,
+        "imap_security": "starttls",
+        "imap_username": email,
+        "password": password,
+        "sync_since": timezone.now() - dt.timedelta(days=1),
+    }
+    values.update(fields)
+    mailbox = factories.mailbox(tenant, owners=(owner,), **values)
     return Box(mailbox, email, password, dovecot)
+
+
+@pytest.fixture
+def box(db, settings, dovecot: Dovecot, imap_user) -> Box:
+    """A mailbox on the test Dovecot with a fresh user (trusted test CA)."""
+    settings.POSTKAMER_CA_FILE = dovecot.ca_file
+    return make_box(dovecot, *imap_user)
+
+
+@pytest.fixture
+def live_box(transactional_db, settings, dovecot: Dovecot, imap_user) -> Box:
+    """Like ``box``, but committed, so a subprocess sees it."""
+    settings.POSTKAMER_CA_FILE = dovecot.ca_file
+    return make_box(dovecot, *imap_user)
+
+
+@pytest.fixture
+def proxy(dovecot: Dovecot):
+    """A cutting proxy in front of Dovecot's IMAP port."""
+    p = CuttingProxy(dovecot.imap_port)
+    yield p
+    p.stop()
