@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -109,10 +108,11 @@ def mailbox_repair_sync(request: HttpRequest, pk: int) -> HttpResponse:
     repair_form = RepairSyncForm(request.POST)
     if not repair_form.is_valid():
         if not request.user.has_right("email_manager"):
-            # Only managers see the mailbox page; others get the reasons plainly.
-            raise PermissionDenied(
-                " ".join(e for errs in repair_form.errors.values() for e in errs)
-            )
+            # Only managers see the mailbox page; others get the reasons on the module page.
+            for errors in repair_form.errors.values():
+                for error in errors:
+                    messages.error(request, error)
+            return redirect(f"{reverse('email-module')}?mailbox={mailbox.pk}")
         form = MailboxForm(instance=mailbox, tenant_id=request.user.tenant_id)
         return _page(request, form, mailbox, repair_form=repair_form)
     since = repair_form.cleaned_data["since"]
