@@ -75,3 +75,59 @@ def mailbox(t: Tenant, *, owners: tuple[User, ...] = (), **fields: Any) -> Mailb
     if owners:
         box.owner_users.add(*owners)
     return box
+
+
+def message(
+    box: Mailbox,
+    *,
+    folder: str = "inbox",
+    subject: str = "Offerte",
+    sender: str = "klant@voorbeeld.test",
+    to: str | None = None,
+    html: str = "",
+    text: str = "Hallo",
+    attachments: tuple[tuple[str, str, int], ...] = (),
+    **fields: Any,
+):
+    """A stored message (RawMessage + Message) as the fetch engine would leave it."""
+    import hashlib
+
+    from django.utils import timezone
+
+    from postkamer.messages.models import Attachment, Message, RawMessage
+
+    n = next(_seq)
+    to = to or box.sender_address
+    raw = (
+        f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\n"
+        f"Message-ID: <m{n}@voorbeeld.test>\r\n\r\n{text}\r\n"
+    ).encode()
+    digest = hashlib.sha256(raw).hexdigest()
+    stored = RawMessage.objects.get_or_create(
+        sha256=digest, defaults={"size": len(raw), "data": raw}
+    )[0]
+    values: dict[str, Any] = {
+        "mailbox": box,
+        "folder": folder,
+        "server_folder": {"inbox": "INBOX", "junk": "Junk", "sent": "Sent"}[folder],
+        "uidvalidity": 1,
+        "uid": n,
+        "raw": stored,
+        "sha256": digest,
+        "size": len(raw),
+        "message_id": f"<m{n}@voorbeeld.test>",
+        "subject": subject,
+        "from_addresses": [{"name": "", "address": sender}],
+        "to_addresses": [{"name": "", "address": to}],
+        "date": timezone.now(),
+        "text": text,
+        "html": html,
+        "has_attachments": bool(attachments),
+    }
+    values.update(fields)
+    msg = Message.objects.create(**values)
+    for i, (filename, content_type, size) in enumerate(attachments, start=2):
+        Attachment.objects.create(
+            message=msg, filename=filename, content_type=content_type, size=size, part=str(i)
+        )
+    return msg

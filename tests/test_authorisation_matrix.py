@@ -30,6 +30,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.urls.resolvers import RegexPattern, RoutePattern
 
 from postkamer.accounts.services import root_organisation
+from postkamer.fetching.models import FetchRun
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -44,6 +45,8 @@ KIND_BY_SEGMENT = {
     "e-mailmanager": "mailbox",
     "messages": "message",
     "organisations": "organisation",
+    "email": "mailbox",
+    "fetch-runs": "fetch_run",
 }
 # URL prefixes that are not the product's own (Django's admin has its own staff checks).
 IGNORED_PREFIXES = ("admin/",)
@@ -216,6 +219,7 @@ OBJECT_IDS: dict[str, Callable[[Any], str]] = {
     "mailbox": lambda w: str(w.mailbox.pk),
     "organisation": lambda w: str(root_organisation(w.tenant).pk),
     "message": _message_id,
+    "fetch_run": lambda w: str(FetchRun.objects.create(mailbox=w.mailbox, trigger="button").pk),
 }
 
 # Values for the other parts of a route; anything else gets "1".

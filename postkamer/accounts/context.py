@@ -24,6 +24,7 @@ def topbar(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated or user.tenant_id is None:
         return {}
+    from postkamer.accounts.notifications import unread_count
     from postkamer.mailboxes.access import default_mailbox_problem
 
     problem = default_mailbox_problem(user)
@@ -33,4 +34,6 @@ def topbar(request: HttpRequest) -> dict[str, Any]:
         "can_manage_email": user.has_right("email_manager"),
         "default_mailbox_problem": problem,
         "email_module_url": url,
+        # Read at render time, so the notifications page (which marks them read) shows 0.
+        "unread_notifications": unread_count(user),
     }

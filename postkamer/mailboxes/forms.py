@@ -6,6 +6,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from postkamer.mailboxes.folders import JUNK, SENT, FolderListing
 from postkamer.mailboxes.models import INTERVAL_VALUES, Mailbox
 from postkamer.mailboxes.validation import mailbox_errors
 
@@ -67,10 +68,18 @@ class MailboxForm(forms.ModelForm):
             "smtp_username": _("Empty: the IMAP user name is used."),
         }
 
-    def __init__(self, *args: Any, tenant_id: int, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        tenant_id: int,
+        folder_listing: FolderListing | None = None,
+        **kwargs: Any,
+    ) -> None:
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.tenant_id = tenant_id
+        if folder_listing is not None and folder_listing.ok:
+            self._offer_server_folders(folder_listing)
         self.fields["sync_since"].input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S"]
         if self.instance.pk:
             self.initial["interval"] = (
@@ -88,6 +97,22 @@ class MailboxForm(forms.ModelForm):
         self.fields["sync_since"].required = False
         for name in ("imap_host", "imap_username", "smtp_host"):
             self.fields[name].widget.attrs["autocomplete"] = "off"
+
+    def _offer_server_folders(self, listing: FolderListing) -> None:
+        """Turn the sent/junk fields into choices of the server's folders, preselecting
+        the ones flagged \\Sent and \\Junk (RFC 6154) where nothing is chosen yet."""
+        names = listing.selectable_names
+        for name, flag in (("sent_folder", SENT), ("junk_folder", JUNK)):
+            current = self.initial.get(name) or ""
+            choices = [("", _("(none)"))] + [(n, n) for n in names]
+            if current and current not in names:
+                # Kept as an option so saving the page does not silently drop it.
+                choices.append(
+                    (current, _("%(folder)s (no longer on the server)") % {"folder": current})
+                )
+            self.fields[name].widget = forms.Select(choices=choices)
+            if not current:
+                self.initial[name] = listing.suggested(flag) or ""
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -113,3 +138,27 @@ class MailboxForm(forms.ModelForm):
         if commit:
             mailbox.save()
         return mailbox
+
+
+class RepairSyncForm(forms.Form):
+    """Synchronisatie herstellen: a moment (Europe/Amsterdam) and an explicit "I agree"."""
+
+    since = forms.DateTimeField(
+        label=_("New synchronisation date and time"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text=_(
+            "Every message on the server from this moment on that was never fetched "
+            "before is fetched; it gets the moment of fetching as its received date."
+        ),
+    )
+    confirm = forms.BooleanField(
+        label=_("I agree"),
+        error_messages={"required": _("Tick 'I agree' to repair the synchronisation.")},
+    )
+
+    def clean_since(self) -> Any:
+        since = self.cleaned_data["since"]
+        if since > timezone.now():
+            raise forms.ValidationError(_("Choose a moment in the past."))
+        return since

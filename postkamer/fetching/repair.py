@@ -1,0 +1,56 @@
+"""Synchronisatie herstellen (SPEC §2): record the new moment and queue the repair fetch.
+
+Only the moment is written here; the engine looks at every server message from
+then on and fetches the ones never fetched before.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from postkamer.accounts.models import User
+from postkamer.fetching.models import FetchRun
+from postkamer.fetching.queue import request_fetch
+from postkamer.mailboxes.models import Mailbox
+
+
+def right_message() -> str:
+    return _("You need the right 'repair synchronisation' to repair the synchronisation.")
+
+
+def confirm_message() -> str:
+    return _("Tick 'I agree' to repair the synchronisation.")
+
+
+def future_message() -> str:
+    return _("Choose a moment in the past.")
+
+
+def require_right(user: User) -> None:
+    """Raise PermissionDenied (with a message) unless ``user`` holds ``repair_sync``."""
+    if not user.has_right("repair_sync"):
+        raise PermissionDenied(right_message())
+
+
+def since_problem(since: dt.datetime) -> str | None:
+    """Return why ``since`` cannot be used, or None."""
+    if since > timezone.now():
+        return future_message()
+    return None
+
+
+def request_repair(mailbox: Mailbox, since: dt.datetime, *, user: User) -> FetchRun:
+    """Set ``mailbox.repair_since`` and queue a repair fetch; return the run.
+
+    The caller checked the right and the access; both writes commit together so
+    the worker never sees the run without the moment.
+    """
+    with transaction.atomic():
+        Mailbox.objects.filter(pk=mailbox.pk).update(repair_since=since)
+        mailbox.repair_since = since
+        return request_fetch(mailbox, user=user, trigger=FetchRun.Trigger.REPAIR)

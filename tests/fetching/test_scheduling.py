@@ -1,0 +1,98 @@
+"""The dispatcher, queued runs, the claim and the ``postkamer fetch`` command."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from postkamer.fetching import engine
+from postkamer.fetching.models import FetchRun
+from postkamer.fetching.queue import request_fetch
+from postkamer.mailboxes.models import Mailbox
+from tests import factories
+from tests.fetching.conftest import make_message
+
+
+def test_a_claim_is_exclusive_until_released_or_expired(db):
+    mailbox = factories.mailbox(factories.tenant())
+    token = engine.claim(mailbox.pk)
+    assert token and engine.claim(mailbox.pk) is None
+    engine.renew(mailbox.pk, token)
+    assert engine.release(mailbox.pk, token)
+    other = engine.claim(mailbox.pk)
+    assert other
+    Mailbox.objects.filter(pk=mailbox.pk).update(lease_until=timezone.now())
+    third = engine.claim(mailbox.pk)
+    assert third and third != other
+    with pytest.raises(engine.LeaseLost):
+        engine.renew(mailbox.pk, other)
+    assert not engine.release(mailbox.pk, other)
+
+
+def test_dispatch_queues_due_mailboxes_once(box, django_capture_on_commit_callbacks):
+    box.deliver(make_message("Via het interval"))
+    tenant = box.mailbox.tenant
+    off = factories.mailbox(tenant, interval_minutes=None)
+    disabled = factories.mailbox(tenant, disabled_reason="kapot")
+    later = factories.mailbox(tenant, next_fetch_at=timezone.now() + dt.timedelta(minutes=3))
+    # Tasks run inline on commit in tests (POSTKAMER_HUEY_IMMEDIATE).
+    with django_capture_on_commit_callbacks(execute=True):
+        assert engine.dispatch_due() == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        assert engine.dispatch_due() == 0
+    run = FetchRun.objects.get(mailbox=box.mailbox)
+    assert run.trigger == "interval" and run.ok and run.new_messages == 1
+    box.mailbox.refresh_from_db()
+    assert box.mailbox.next_fetch_at > timezone.now() + dt.timedelta(minutes=4)
+    assert not FetchRun.objects.filter(mailbox__in=[off, disabled, later]).exists()
+
+
+def queue(mailbox, capture):
+    with capture(execute=True):
+        run = request_fetch(mailbox)
+    run.refresh_from_db()
+    return run
+
+
+def test_a_queued_run_records_its_result(box, django_capture_on_commit_callbacks):
+    box.deliver(make_message("Knop"))
+    run = queue(box.mailbox, django_capture_on_commit_callbacks)
+    assert run.ok is True
+    assert run.new_messages == 1
+    assert run.started_at and run.finished_at
+
+
+def test_a_run_while_the_mailbox_is_claimed_is_skipped_not_failed(
+    box, django_capture_on_commit_callbacks
+):
+    token = engine.claim(box.mailbox.pk)
+    run = queue(box.mailbox, django_capture_on_commit_callbacks)
+    assert run.ok is None and run.error_code == "busy" and run.error
+    box.mailbox.refresh_from_db()
+    assert box.mailbox.error_count == 0
+    engine.release(box.mailbox.pk, token)
+
+
+def test_a_failed_run_has_the_dutch_error(box, dovecot, django_capture_on_commit_callbacks):
+    dovecot.set_password(box.email, "anders")
+    run = queue(box.mailbox, django_capture_on_commit_callbacks)
+    assert run.ok is False
+    assert run.error_code == "auth_failed"
+    assert run.error == "De gebruikersnaam of het wachtwoord klopt niet."
+
+
+def test_the_fetch_command_prints_a_summary(box, capsys):
+    box.deliver(make_message("Via de opdrachtregel"))
+    call_command("fetch", str(box.mailbox.pk))
+    out = capsys.readouterr()
+    assert "1 " in out.out and box.mailbox.name in out.out
+    assert FetchRun.objects.get(mailbox=box.mailbox).trigger == "command"
+
+
+def test_the_fetch_command_fails_with_the_user_facing_error(box, dovecot):
+    dovecot.set_password(box.email, "anders")
+    with pytest.raises(CommandError, match="wachtwoord klopt niet"):
+        call_command("fetch", str(box.mailbox.pk))

@@ -1,0 +1,553 @@
+"""Tests for the fast MIME parser (postkamer.mail.mime)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import random
+import time
+import tracemalloc
+from datetime import UTC
+from email.message import EmailMessage
+from email.policy import SMTP
+
+import pytest
+
+from bench.corpus import generate
+from postkamer.mail.mime import (
+    Address,
+    extract_part,
+    header_block,
+    parse_message,
+    parse_message_full,
+    sanitize_html,
+)
+
+
+def crlf(text: str) -> bytes:
+    """Encode ``text`` as UTF-8 with CRLF line endings, as IMAP delivers it."""
+    return text.replace("\n", "\r\n").encode("utf-8")
+
+
+SIMPLE = crlf(
+    """Return-Path: <jan@example.nl>
+From: "Jan de Vries" <jan@example.nl>
+To: Piet Jansen <piet@example.com>, "Klaas, K." <klaas@example.org>
+Cc: marie@example.be
+Reply-To: =?utf-8?q?Zo=C3=AB_M=C3=BCller?= <zoe@example.nl>
+Sender: Secretariaat <secr@example.nl>
+Subject: =?utf-8?q?Vergadering_=C3=A9=C3=A9n?= morgen
+Date: Tue, 3 Mar 2026 10:00:00 +0100
+Message-ID: <abc.123@example.nl>
+In-Reply-To: <parent@example.com>
+References: <root@example.com>
+ <parent@example.com>
+MIME-Version: 1.0
+Content-Type: text/plain; charset=utf-8
+Content-Transfer-Encoding: 8bit
+
+Hallo Piet,
+
+Tot morgen in het café.
+"""
+)
+
+
+def mixed(parts: list[str], boundary: str = "b1", extra_headers: str = "") -> bytes:
+    body = "".join(f"--{boundary}\n{p}\n" for p in parts)
+    return crlf(
+        f"From: a@example.nl\nTo: b@example.nl\nSubject: t\nMessage-ID: <m@x>\n{extra_headers}"
+        f'Content-Type: multipart/mixed; boundary="{boundary}"\n\npreamble\n{body}--{boundary}--\n'
+    )
+
+
+def b64_part(data: bytes, headers: str) -> str:
+    return f"{headers}\nContent-Transfer-Encoding: base64\n\n" + base64.encodebytes(data).decode()
+
+
+def test_simple_text_message_yields_all_header_fields() -> None:
+    pm = parse_message(SIMPLE)
+    assert pm.message_id == "abc.123@example.nl"
+    assert pm.in_reply_to == "parent@example.com"
+    assert pm.references == ["root@example.com", "parent@example.com"]
+    assert pm.subject == "Vergadering één morgen"
+    assert pm.from_ == [Address("Jan de Vries", "jan@example.nl")]
+    assert pm.to == [
+        Address("Piet Jansen", "piet@example.com"),
+        Address("Klaas, K.", "klaas@example.org"),
+    ]
+    assert pm.cc == [Address("", "marie@example.be")]
+    assert pm.reply_to == [Address("Zoë Müller", "zoe@example.nl")]
+    assert pm.sender == Address("Secretariaat", "secr@example.nl")
+    assert pm.date is not None and pm.date.utcoffset() is not None
+    assert pm.date.isoformat() == "2026-03-03T10:00:00+01:00"
+    assert pm.text == "Hallo Piet,\n\nTot morgen in het café.\n"
+    assert pm.html == "" and pm.attachments == [] and pm.problems == []
+    assert pm.return_path == "jan@example.nl"
+    assert not pm.headers_only and not pm.is_auto
+
+
+def test_multipart_alternative_gives_plain_text_and_html() -> None:
+    alt = (
+        'Content-Type: multipart/alternative; boundary="alt"\n\n'
+        "--alt\nContent-Type: text/plain; charset=us-ascii\n\nplain body\n"
+        "--alt\nContent-Type: text/html; charset=utf-8\n\n<p>html body</p>\n--alt--"
+    )
+    pm = parse_message(mixed([alt]))
+    assert pm.text == "plain body"
+    assert pm.html == "<p>html body</p>"
+    assert pm.attachments == []
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 4, 57, 100_000, 100_001, 100_002])
+@pytest.mark.parametrize("linesep", ["\n", "\r\n"])
+def test_base64_attachment_size_is_exact_without_decoding(size: int, linesep: str) -> None:
+    data = random.Random(size).randbytes(size)
+    raw = mixed(
+        [
+            "Content-Type: text/plain\n\nsee attached",
+            b64_part(data, "Content-Type: application/pdf"),
+        ]
+    )
+    if linesep == "\n":
+        raw = raw.replace(b"\r\n", b"\n")
+    (att,) = parse_message(raw).attachments
+    assert att.size == size
+    assert extract_part(raw, att.part)[2] == data
+
+
+def test_attachments_with_rfc2231_and_rfc2047_names() -> None:
+    pdf = b"%PDF-1.4\n" + bytes(range(256)) * 40
+    jpg = b"\xff\xd8\xff\xe0" + bytes(5000)
+    raw = mixed(
+        [
+            "Content-Type: text/plain\n\nbody",
+            b64_part(
+                pdf,
+                "Content-Type: application/pdf\nContent-Disposition: attachment;\n"
+                " filename*=UTF-8''%E2%82%AC%20offerte%20caf%C3%A9.pdf",
+            ),
+            b64_part(
+                jpg,
+                'Content-Type: image/jpeg; name="=?utf-8?b?Zm90b19jYWbDqS5qcGc=?="\n'
+                "Content-Disposition: inline\nContent-ID: <img1@x>",
+            ),
+            b64_part(
+                b"abc",
+                "Content-Type: text/csv\nContent-Disposition: attachment;\n"
+                " filename*0*=iso-8859-1''r%E9sum%E9;\n filename*1=\" deel 2.csv\"",
+            ),
+            "Content-Type: text/plain; name=notes.txt\nContent-Transfer-Encoding: quoted-printable\n\nna=C3=AFef=\n!",
+        ]
+    )
+    pm = parse_message(raw)
+    assert pm.text == "body"
+    names = [
+        (a.filename, a.content_type, a.size, a.part, a.inline, a.content_id) for a in pm.attachments
+    ]
+    assert names == [
+        ("€ offerte café.pdf", "application/pdf", len(pdf), "2", False, None),
+        ("foto_café.jpg", "image/jpeg", len(jpg), "3", True, "img1@x"),
+        ("résumé deel 2.csv", "text/csv", 3, "4", False, None),
+        ("notes.txt", "text/plain", len("naïef!".encode()), "5", False, None),
+    ]
+    assert extract_part(raw, "2") == ("€ offerte café.pdf", "application/pdf", pdf)
+    assert extract_part(raw, "3")[2] == jpg
+    assert extract_part(raw, "5")[2] == "naïef!".encode()
+    assert pm.problems == []
+
+
+def test_nested_message_rfc822_is_listed_and_walked() -> None:
+    inner = (
+        "From: inner@example.nl\nSubject: Binnenste bericht\nMessage-ID: <inner@x>\n"
+        'Content-Type: multipart/mixed; boundary="in"\n\n'
+        "--in\nContent-Type: text/plain\n\ninner text\n"
+        "--in\n"
+        + b64_part(b"inner-attachment", 'Content-Type: application/pdf; name="in.pdf"')
+        + "--in--"
+    )
+    raw = mixed(
+        ["Content-Type: text/plain\n\nouter text", "Content-Type: message/rfc822\n\n" + inner]
+    )
+    pm = parse_message(raw)
+    assert pm.message_id == "m@x"
+    assert pm.text == "outer text"
+    parts = {a.part: a for a in pm.attachments}
+    assert parts["2"].content_type == "message/rfc822"
+    assert parts["2"].filename == "Binnenste bericht.eml"
+    assert parts["2.2"].filename == "in.pdf" and parts["2.2"].size == len(b"inner-attachment")
+    assert extract_part(raw, "2.2")[2] == b"inner-attachment"
+    assert extract_part(raw, "2")[2].startswith(b"From: inner@example.nl")
+
+
+def test_quoted_printable_body_is_decoded() -> None:
+    raw = crlf(
+        "From: a@b.nl\nSubject: qp\nMessage-ID: <q@x>\n"
+        "Content-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: quoted-printable\n\n"
+        "Caf=E9 =E9=E9n lange regel die wordt afge=\nbroken.\n"
+    )
+    pm = parse_message(raw)
+    assert pm.text == "Café één lange regel die wordt afgebroken.\n"
+    assert pm.problems == []
+
+
+def test_undecodable_charset_falls_back_and_flags_bad_charset() -> None:
+    raw = (
+        b"From: a@b.nl\r\nMessage-ID: <c@x>\r\nSubject: =?x-unknown?q?caf=C3=A9?=\r\n"
+        b'Content-Type: text/plain; charset="x-unknown"\r\n\r\nna\xc3\xafef \xff caf\xe9\r\n'
+    )
+    pm = parse_message(raw)
+    assert pm.subject == "café"
+    assert pm.text == "naÃ¯ef ÿ café\n"  # not UTF-8, so windows-1252
+    assert "bad_charset" in pm.problems
+    wrong = b"From: a@b.nl\r\nContent-Type: text/plain; charset=utf-8\r\n\r\ncaf\xe9\r\n"
+    pm = parse_message(wrong)
+    assert pm.text == "café\n" and "bad_charset" in pm.problems
+
+
+def test_declared_boundary_that_never_occurs_keeps_the_text() -> None:
+    raw = crlf(
+        'From: a@b.nl\nMessage-ID: <x@x>\nContent-Type: multipart/mixed; boundary="nope"\n\n'
+        "--other\nContent-Type: text/plain\n\nBelangrijke tekst\n"
+    )
+    pm = parse_message(raw)
+    assert "Belangrijke tekst" in pm.text
+    assert "bad_boundary" in pm.problems
+
+
+def test_missing_boundary_parameter_keeps_the_text() -> None:
+    raw = crlf("From: a@b.nl\nMessage-ID: <x@x>\nContent-Type: multipart/mixed\n\nGewoon tekst\n")
+    pm = parse_message(raw)
+    assert pm.text == "Gewoon tekst\n"
+    assert "bad_boundary" in pm.problems
+
+
+def test_missing_closing_boundary_flags_truncated_but_keeps_parts() -> None:
+    raw = mixed(
+        ["Content-Type: text/plain\n\nhello", b64_part(b"x" * 3000, "Content-Type: image/png")]
+    )
+    cut = raw[: raw.rindex(b"--b1--")]
+    pm = parse_message(cut)
+    assert pm.text == "hello"
+    assert [a.size for a in pm.attachments] == [3000]
+    assert {"bad_boundary", "truncated"} <= set(pm.problems)
+
+
+def test_truncated_message_never_raises_at_any_cut_point() -> None:
+    raw = mixed(
+        [
+            "Content-Type: text/plain\n\nhello there",
+            b64_part(bytes(range(256)) * 8, 'Content-Type: application/pdf; name="a.pdf"'),
+        ]
+    )
+    for cut in range(0, len(raw), 7):
+        pm = parse_message(raw[:cut])
+        assert "unparseable" not in pm.problems
+    pm = parse_message(raw[: len(raw) * 3 // 4])
+    assert pm.text == "hello there"
+    assert "truncated" in pm.problems
+
+
+def test_header_only_message() -> None:
+    for raw in (
+        b"From: a@b.nl\r\nSubject: alleen headers\r\nMessage-ID: <h@x>",
+        b"From: a@b.nl\r\nSubject: alleen headers\r\nMessage-ID: <h@x>\r\n\r\n",
+    ):
+        pm = parse_message(raw)
+        assert pm.headers_only
+        assert pm.subject == "alleen headers"
+        assert pm.text == "" and pm.attachments == []
+        assert header_block(raw).startswith(b"From: a@b.nl\r\n")
+
+
+def test_header_block_returns_only_the_headers() -> None:
+    assert header_block(SIMPLE).endswith(b"8bit\r\n")
+    assert b"Hallo" not in header_block(SIMPLE)
+    assert header_block(b"\r\nbody") == b""
+    assert header_block(b"A: 1\nB: 2\n\nbody\n\nmore") == b"A: 1\nB: 2\n"
+
+
+def test_missing_message_id_flags_problem() -> None:
+    pm = parse_message(b"From: a@b.nl\r\nSubject: x\r\n\r\nbody\r\n")
+    assert pm.message_id is None
+    assert "no_message_id" in pm.problems
+
+
+def test_two_messages_with_the_same_message_id_parse_independently() -> None:
+    one = SIMPLE
+    two = SIMPLE.replace(b"Tot morgen in het caf\xc3\xa9.", b"Andere tekst.").replace(
+        b"Jan de Vries", b"Iemand"
+    )
+    a, b = parse_message(one), parse_message(two)
+    assert a.message_id == b.message_id == "abc.123@example.nl"
+    assert "café" in a.text and b.text == "Hallo Piet,\n\nAndere tekst.\n"
+    assert a.from_[0].name == "Jan de Vries" and b.from_[0].name == "Iemand"
+    a.attachments.append(None)  # type: ignore[arg-type]
+    assert b.attachments == []  # no shared mutable state
+
+
+def test_non_ascii_raw_headers_are_decoded() -> None:
+    raw = (
+        'From: Zoë Müller <zoe@example.nl>\r\nTo: "Renée, R." <r@example.be>\r\n'
+        "Subject: Reünie in België \u2013 één dag\r\nMessage-ID: <n@x>\r\n\r\nhoi\r\n"
+    ).encode()
+    pm = parse_message(raw)
+    assert pm.subject == "Reünie in België \u2013 één dag"
+    assert pm.from_ == [Address("Zoë Müller", "zoe@example.nl")]
+    assert pm.to == [Address("Renée, R.", "r@example.be")]
+    assert pm.problems == []
+    latin = b"From: Zo\xeb <zoe@example.nl>\r\nSubject: caf\xe9\r\nMessage-ID: <n@x>\r\n\r\nhoi\r\n"
+    pm = parse_message(latin)
+    assert pm.subject == "café" and pm.from_[0].name == "Zoë"
+    assert "bad_charset" in pm.problems
+
+
+def test_dates_missing_unparseable_and_minus_zero() -> None:
+    assert parse_message(b"Subject: x\r\n\r\nb").date is None
+    pm = parse_message(b"Date: gisteren om vijf uur\r\n\r\nb")
+    assert pm.date is None and "bad_date" in pm.problems
+    pm = parse_message(b"Date: Tue, 3 Mar 2026 10:00:00 -0000\r\n\r\nb")
+    assert pm.date is not None and pm.date.tzinfo == UTC
+
+
+def test_30mb_message_parses_fast_with_little_extra_memory() -> None:
+    rng = random.Random(30)
+    raw = mixed(
+        [
+            "Content-Type: text/plain\n\n" + "Grote bijlage.\n" * 1000,
+            b64_part(rng.randbytes(11_000_000), 'Content-Type: application/pdf; name="a.pdf"'),
+            b64_part(rng.randbytes(11_000_000), 'Content-Type: image/jpeg; name="b.jpg"'),
+        ]
+    )
+    assert len(raw) > 29_000_000
+    parse_message(raw)  # warm up caches (regex compilation, codecs)
+    t = time.perf_counter()
+    pm = parse_message(raw)
+    elapsed = time.perf_counter() - t
+    tracemalloc.start()
+    try:
+        parse_message(raw)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [a.size for a in pm.attachments] == [11_000_000, 11_000_000]
+    assert pm.text.startswith("Grote bijlage.")
+    assert elapsed < 0.5, elapsed
+    assert peak < len(raw) * 0.1, peak  # far below 2x: bodies are never copied
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ("Auto-Submitted: auto-replied\n", True),
+        ("Auto-Submitted: auto-generated; owner-email=x@y\n", True),
+        ("Auto-Submitted: no\n", False),
+        ("List-Id: Nieuws <nieuws.example.nl>\n", True),
+        ("List-Unsubscribe: <mailto:u@example.nl>\n", True),
+        ("Precedence: bulk\n", True),
+        ("Precedence: junk\n", True),
+        ("Precedence: list\n", True),
+        ("Return-Path: <>\n", True),
+        ("X-Auto-Response-Suppress: All\n", True),
+        ("Feedback-ID: 1:campaign:esp\n", True),
+        ("Content-Type: multipart/report; report-type=delivery-status; boundary=x\n", True),
+        ("Return-Path: <jan@example.nl>\n", False),
+        ("", False),
+    ],
+)
+def test_is_auto_follows_rfc3834_rules(headers: str, expected: bool) -> None:
+    raw = crlf(f"From: jan@example.nl\nTo: b@example.nl\nMessage-ID: <a@x>\n{headers}\nbody\n")
+    assert parse_message(raw).is_auto is expected
+
+
+@pytest.mark.parametrize(
+    "sender", ["MAILER-DAEMON@mx.example.nl", "postmaster@example.nl", "owner-list@x.nl"]
+)
+def test_is_auto_for_system_senders(sender: str) -> None:
+    raw = crlf(f"From: {sender}\nMessage-ID: <a@x>\n\nbody\n")
+    assert parse_message(raw).is_auto
+
+
+def test_auto_header_fields_are_exposed() -> None:
+    raw = crlf(
+        "From: a@b.nl\nAuto-Submitted: auto-replied\nList-Id: <l.example.nl>\n"
+        "Precedence: bulk\nReturn-Path: <>\n\nb\n"
+    )
+    pm = parse_message(raw)
+    assert (pm.auto_submitted, pm.list_id, pm.precedence, pm.return_path) == (
+        "auto-replied",
+        "<l.example.nl>",
+        "bulk",
+        "",
+    )
+
+
+def test_extract_part_returns_decoded_bytes_equal_to_the_original() -> None:
+    msg = EmailMessage()
+    msg["From"] = "a@example.nl"
+    msg["Subject"] = "bijlagen"
+    msg.set_content("tekst")
+    payloads = {
+        "offerte.pdf": (random.Random(1).randbytes(70_001), "application", "pdf"),
+        "foto.jpg": (random.Random(2).randbytes(12_345), "image", "jpeg"),
+    }
+    for name, (data, main, sub) in payloads.items():
+        msg.add_attachment(data, maintype=main, subtype=sub, filename=name)
+    raw = msg.as_bytes(policy=SMTP)
+    pm = parse_message(raw)
+    assert [a.filename for a in pm.attachments] == list(payloads)
+    for att in pm.attachments:
+        filename, ctype, data = extract_part(raw, att.part)
+        assert filename == att.filename
+        assert data == payloads[filename][0]
+        assert len(data) == att.size
+        assert ctype == att.content_type
+    with pytest.raises(KeyError):
+        extract_part(raw, "9")
+    with pytest.raises(KeyError):
+        extract_part(b"Subject: no body\r\n", "1")
+
+
+def test_fast_parse_matches_full_email_parse_on_generated_corpus() -> None:
+    checked = 0
+    for raw in generate(200, seed=11, scale=0.05):
+        fast, full = parse_message(raw), parse_message_full(raw)
+        for name in (
+            "message_id",
+            "subject",
+            "from_",
+            "to",
+            "cc",
+            "reply_to",
+            "text",
+            "html",
+            "headers_only",
+        ):
+            assert getattr(fast, name) == getattr(full, name), (name, raw[:300])
+
+        def atts(pm):  # re-serialised rfc822 parts differ in size only
+            return [
+                (
+                    a.filename,
+                    a.content_type,
+                    a.part,
+                    a.inline,
+                    a.content_id,
+                    a.content_type == "message/rfc822" or a.size,
+                )
+                for a in pm.attachments
+            ]
+
+        assert atts(fast) == atts(full), raw[:300]
+        checked += 1
+    assert checked == 200
+
+
+def test_corpus_is_deterministic() -> None:
+    assert list(generate(5, seed=3, scale=0.1)) == list(generate(5, seed=3, scale=0.1))
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"\r\n\r\n",
+        b"garbage without colon\r\n\r\nbody",
+        b'Content-Type: multipart/mixed; boundary=""\r\n\r\n--\r\n',
+        b"Content-Type: multipart/mixed; boundary=a\r\n\r\n"
+        + b"--a\r\nContent-Type: multipart/mixed; boundary=a\r\n\r\n" * 200,
+        b"Content-Type: text/plain; charset=utf-16\r\n\r\n\xff\xfeh\x00i",
+        b"Content-Type: text/plain; charset=zlib\r\n\r\nabc",
+        b"Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!notbase64",
+        b"Content-Type: message/rfc822\r\n\r\n",
+        b"Subject: =?utf-8?b?broken?= =?utf-8?q?=ZZ?=\r\n\r\nx",
+        b'From: <<<@@@>>>, "unterminated <x@y>\r\n\r\nx',
+        bytes(random.Random(5).randbytes(5000)),
+    ],
+)
+def test_hostile_input_never_raises(raw: bytes) -> None:
+    pm = parse_message(raw)
+    assert isinstance(pm.problems, list)
+    assert isinstance(pm.text, str)
+
+
+def test_parse_message_accepts_bytearray_and_memoryview() -> None:
+    assert parse_message(bytearray(SIMPLE)).subject == "Vergadering één morgen"
+    assert parse_message(memoryview(SIMPLE)).message_id == "abc.123@example.nl"
+
+
+@pytest.mark.parametrize(
+    ("dirty", "forbidden"),
+    [
+        ("<script>alert(1)</script><p>x</p>", "alert"),
+        ('<img src=x onerror="alert(1)">', "onerror"),
+        ('<a href="javascript:alert(1)">x</a>', "javascript"),
+        ('<a href="JaVaScRiPt:alert(1)">x</a>', "alert"),
+        ('<a href="&#106;avascript:alert(1)">x</a>', "alert"),
+        ('<iframe src="https://evil.example"></iframe>', "iframe"),
+        ('<form action="https://evil.example"><input name="pw"></form>', "form"),
+        ('<svg onload="alert(1)"><circle/></svg>', "onload"),
+        ('<p style="background:url(javascript:alert(1))">x</p>', "javascript"),
+        ('<p style="position:fixed;top:0">x</p>', "position"),
+        ('<div onclick="steal()">x</div>', "onclick"),
+        ("<object data='x.swf'></object><embed src='x.swf'>", "swf"),
+        ("<style>body{display:none}</style>ok", "display"),
+        ('<meta http-equiv="refresh" content="0;url=https://evil.example">', "refresh"),
+        ('<base href="https://evil.example/">', "base"),
+        ("<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>", "onerror"),
+        ('<img src="data:text/html;base64,PHNjcmlwdD4=">', "data:"),
+    ],
+)
+def test_sanitize_html_removes_xss_vectors(dirty: str, forbidden: str) -> None:
+    assert forbidden.lower() not in sanitize_html(dirty).lower()
+
+
+def test_sanitize_html_keeps_formatting_and_marks_links() -> None:
+    html = (
+        '<table border="1"><tr><td colspan="2" style="color: red; padding: 4px">cel</td></tr></table>'
+        '<p><b>vet</b> <a href="https://example.nl/x">link</a></p>'
+    )
+    clean = sanitize_html(html)
+    assert "<table" in clean and 'colspan="2"' in clean and "color:red" in clean.replace(" ", "")
+    assert 'target="_blank"' in clean and 'rel="noopener noreferrer"' in clean
+    assert "<b>vet</b>" in clean
+
+
+def test_sanitize_html_blocks_remote_images_unless_allowed() -> None:
+    html = '<img src="https://tracker.example/p.gif" alt="t"><img src="cid:logo@x" alt="logo">'
+    clean = sanitize_html(html)
+    assert "tracker.example" not in clean
+    assert 'src="cid:logo@x"' in clean
+    assert "tracker.example" in sanitize_html(html, allow_remote_images=True)
+    assert "evil" not in sanitize_html('<img src="//evil.example/x.gif">')
+
+
+def test_qp_and_base64_helpers_agree_with_binascii() -> None:
+    # Guards the size shortcut: a2b_base64 ignores line breaks, as we assume.
+    data = bytes(range(256)) * 3
+    assert binascii.a2b_base64(base64.encodebytes(data).replace(b"\n", b"\r\n")) == data
+
+
+def test_fast_path_failure_falls_back_to_email_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    from postkamer.mail import mime
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("fast path bug")
+
+    monkeypatch.setattr(mime._FastWalker, "entity", boom)
+    pm = parse_message(SIMPLE)
+    assert pm.text == "Hallo Piet,\n\nTot morgen in het café.\n"
+    assert pm.subject == "Vergadering één morgen"
+    assert "fallback_parser" in pm.problems
+    raw = mixed(
+        [
+            "Content-Type: text/plain\n\nx",
+            b64_part(b"data", 'Content-Type: image/png; name="p.png"'),
+        ]
+    )
+    assert extract_part(raw, "2") == ("p.png", "image/png", b"data")
+
+    monkeypatch.setattr(mime, "_parse_full", boom)
+    pm = parse_message(SIMPLE)
+    assert pm.problems == ["unparseable"]
+    assert pm.subject == "" and pm.message_id is None
