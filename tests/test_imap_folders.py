@@ -82,6 +82,8 @@ def test_the_button_shows_a_connection_error_in_plain_dutch(client, office, dove
 
 
 def test_the_button_needs_the_manager_right(client, office, dovecot_box):
+    # An owner without the right gets 403; a user who cannot see the box gets 404.
+    dovecot_box.owner_users.add(office.advisor)
     client.force_login(office.advisor)
     assert client.post(f"/beheer/e-mailmanager/{dovecot_box.pk}/imap-folders/").status_code == 403
     client.force_login(office.outsider)
