@@ -21,11 +21,13 @@ import datetime as dt
 import hashlib
 import logging
 import os
+import queue
 import secrets
+import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -179,8 +181,18 @@ def close_quietly(conn: ImapConnection) -> None:
 
 
 def _pool_key(mailbox: Mailbox) -> str:
-    server = imap_settings(mailbox)
-    raw = f"{server.host}\0{server.port}\0{server.security}\0{server.username}\0{server.password}"
+    # The encrypted password changes whenever the password does, and hashing it
+    # avoids a decryption on every poll.
+    raw = "\0".join(
+        str(v)
+        for v in (
+            mailbox.imap_host,
+            mailbox.imap_port,
+            mailbox.imap_security,
+            mailbox.imap_username,
+            mailbox.imap_password_enc,
+        )
+    )
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
@@ -194,6 +206,68 @@ def _pause(name: str) -> None:
         sys.stderr.write(f"{name}\n")
         sys.stderr.flush()
         time.sleep(float(value))
+
+
+_DONE = object()
+
+
+class _BatchReader:
+    """Reads, hashes and parses messages in a thread while the caller commits the
+    previous batch: the socket, SHA-256 and SQLite all release the GIL, so the
+    download overlaps the database writes. At most one finished batch waits in
+    the queue, which bounds memory to about three batches."""
+
+    def __init__(self, conn: ImapConnection, uids: list[int]) -> None:
+        self.conn = conn
+        self.uids = uids
+        self.queue: queue.Queue[object] = queue.Queue(maxsize=1)
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._produce, name="imap-batch-reader", daemon=True)
+        self.thread.start()
+
+    def _put(self, item: object) -> bool:
+        while not self.stopping.is_set():
+            try:
+                self.queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _produce(self) -> None:
+        try:
+            batch: list[store.Prepared] = []
+            size = 0
+            for fetched in imapfetch.fetch_messages(self.conn, self.uids):
+                batch.append(store.prepare(fetched))
+                size += len(fetched.raw)
+                if len(batch) >= BATCH_MESSAGES or size >= BATCH_BYTES:
+                    if not self._put((batch, size)):
+                        return
+                    batch, size = [], 0
+            if batch and not self._put((batch, size)):
+                return
+            self._put(_DONE)
+        except BaseException as exc:
+            self._put(exc)
+
+    def __iter__(self) -> Iterator[tuple[list[store.Prepared], int]]:
+        while True:
+            item = self.queue.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+
+    def stop(self) -> None:
+        """Stop the reader; when it is still mid-download (the caller failed),
+        its connection is shut so a blocked read ends, and must not be reused."""
+        self.stopping.set()
+        if self.thread.is_alive():
+            with contextlib.suppress(OSError):
+                self.conn.socket().shutdown(socket.SHUT_RDWR)
+            self.thread.join(5)
 
 
 class _FolderSync:
@@ -269,18 +343,16 @@ class _FolderSync:
     def _fetch(self, state: FolderState, uidvalidity: int, uids: list[int], repaired: bool) -> int:
         self.total += len(uids)
         self._report()
+        if not uids:
+            return 0
         stored = 0
-        batch: list[store.Prepared] = []
-        size = 0
         fetched_at = timezone.now()
-        for fetched in imapfetch.fetch_messages(self.conn, uids):
-            batch.append(store.prepare(fetched))
-            size += len(fetched.raw)
-            if len(batch) >= BATCH_MESSAGES or size >= BATCH_BYTES:
+        reader = _BatchReader(self.conn, uids)
+        try:
+            for batch, size in reader:
                 stored += self._commit(state, uidvalidity, batch, size, repaired, fetched_at)
-                batch, size = [], 0
-        if batch:
-            stored += self._commit(state, uidvalidity, batch, size, repaired, fetched_at)
+        finally:
+            reader.stop()
         return stored
 
     def _commit(
