@@ -249,7 +249,7 @@ def polling(server: BenchDovecot, tenant, count: int, profile: bool = False) -> 
     engine.pool.clear()
 
 
-def incremental(server: BenchDovecot, box, user: str) -> None:
+def incremental(server: BenchDovecot, box, user: str, profile: bool = False) -> None:
     """(e) 50 new messages picked up on a warm connection."""
     from postkamer.fetching import engine
 
@@ -257,7 +257,7 @@ def incremental(server: BenchDovecot, box, user: str) -> None:
     server.deliver_many(user, new)
     box.refresh_from_db()
     started = time.perf_counter()
-    outcome = engine.fetch_mailbox(box)
+    outcome = profiled(profile, engine.fetch_mailbox, box)
     seconds = time.perf_counter() - started
     assert outcome.ok and outcome.new_messages == 50, outcome
     _line(f"(e) 50 new messages ({sum(map(len, new)) / MB:.1f} MB), warm", seconds)
@@ -307,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-mbsync", action="store_true")
     ap.add_argument("--skip-memory", action="store_true")
     ap.add_argument("--port-base", type=int, default=45200)
-    ap.add_argument("--profile", action="store_true", help="cProfile (c) and (d)")
+    ap.add_argument("--profile", action="store_true", help="cProfile (c), (d) and (e)")
     args = ap.parse_args(argv)
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -355,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"({'faster' if pk_seconds < mbsync_seconds else 'slower'} than mbsync)",
                 flush=True,
             )
-        incremental(server, box, user)
+        incremental(server, box, user, args.profile)
         if args.pollers:
             polling(server, tenant, args.pollers, args.profile)
         if not args.skip_memory:

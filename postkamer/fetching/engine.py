@@ -54,8 +54,10 @@ LEASE = dt.timedelta(minutes=10)
 #: A batch commits after this many messages or bytes, whichever comes first.
 BATCH_MESSAGES = 200
 BATCH_BYTES = 20 * 1024 * 1024
-#: Kept-open connections unused for longer than this are closed, not reused.
-POOL_IDLE_SECONDS = 300.0
+#: Kept-open connections unused for longer than this are closed, not reused: long
+#: enough to outlive a 15-minute interval, short of the 30-minute autologout
+#: servers may apply (RFC 3501 §5.4).
+POOL_IDLE_SECONDS = 20 * 60.0
 
 #: progress(done_messages, total_messages, done_bytes)
 Progress = Callable[[int, int, int], None]
@@ -159,6 +161,16 @@ class ConnectionPool:
             self._idle[mailbox_id] = (key, conn, time.monotonic())
         if previous is not None and previous[1] is not conn:
             close_quietly(previous[1])
+
+    def prune(self) -> int:
+        """Close idle connections older than ``idle_seconds``; returns how many."""
+        limit = time.monotonic() - self.idle_seconds
+        with self._lock:
+            old = [mid for mid, (_k, _c, since) in self._idle.items() if since < limit]
+            entries = [self._idle.pop(mid) for mid in old]
+        for _key, conn, _since in entries:
+            close_quietly(conn)
+        return len(entries)
 
     def clear(self) -> None:
         """Close every idle connection."""
@@ -593,6 +605,9 @@ def dispatch_due(now: dt.datetime | None = None) -> int:
     dispatchers never queue the same mailbox twice.
     """
     now = now or timezone.now()
+    # The dispatcher runs every minute in each worker process: a good moment to
+    # let go of connections to mailboxes that are no longer polled.
+    pool.prune()
     due = (
         Mailbox.objects.filter(
             type=MailboxType.IMAP, interval_minutes__isnull=False, disabled_reason=""

@@ -16,3 +16,41 @@ def test_a_new_mailbox_fetches_its_inbox_once(box):
     assert box.fetch().new_messages == 1
     assert Message.objects.filter(mailbox=box.mailbox).count() == 3
     assert Message.objects.get(subject="Tweede").seen_on_server
+
+
+def test_an_unchanged_mailbox_costs_one_status_on_the_kept_open_connection(box, monkeypatch):
+    from postkamer.fetching import engine
+    from postkamer.mail import imap, imapfetch
+
+    box.deliver(make_message("Een"))
+    box.fetch()
+    assert len(engine.pool) == 1
+    calls = []
+    real_status = imapfetch.status
+
+    def status(conn, folder):
+        calls.append(folder)
+        return real_status(conn, folder)
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("not needed for an unchanged mailbox")
+
+    monkeypatch.setattr(imapfetch, "status", status)
+    monkeypatch.setattr(imapfetch, "examine", forbidden)
+    monkeypatch.setattr(imap, "connect", forbidden)
+    outcome = box.fetch()
+    assert outcome.ok and outcome.new_messages == 0
+    assert calls == ["INBOX"]
+
+
+def test_idle_connections_are_pruned(box):
+    from postkamer.fetching import engine
+
+    box.fetch()
+    assert engine.pool.prune() == 0
+    engine.pool.idle_seconds = 0
+    try:
+        assert engine.pool.prune() == 1
+    finally:
+        engine.pool.idle_seconds = engine.POOL_IDLE_SECONDS
+    assert len(engine.pool) == 0
