@@ -556,3 +556,21 @@ def test_fast_path_failure_falls_back_to_email_parser(monkeypatch: pytest.Monkey
     pm = parse_message(SIMPLE)
     assert pm.problems == ["unparseable"]
     assert pm.subject == "" and pm.message_id is None
+
+
+def test_base64_size_shortcut_is_exact_even_with_stray_whitespace() -> None:
+    rng = random.Random(3)
+    for _ in range(3000):
+        data = rng.randbytes(rng.randrange(0, 3000))
+        enc = base64.encodebytes(data).replace(b"\n", b"\r\n")
+        if rng.random() < 0.5:
+            damaged = bytearray(enc)
+            for _ in range(rng.randrange(1, 4)):
+                damaged.insert(rng.randrange(len(damaged) + 1), rng.choice(b"\r\n \t"))
+            enc = bytes(damaged)
+        raw = mixed(
+            ["Content-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n"]
+        )
+        raw = raw.replace(b"base64\r\n\r\n", b"base64\r\n\r\n" + enc, 1)
+        (att,) = parse_message(raw).attachments
+        assert att.size == len(data)
