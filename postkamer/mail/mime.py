@@ -23,6 +23,8 @@ Nothing here imports Django.
 from __future__ import annotations
 
 import binascii
+import codecs
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -125,6 +127,28 @@ class _Problems(list):
             self.append(code)
 
 
+# Codecs Python knows but no mail charset means; "unicode_escape" & co.
+# would reinterpret backslashes in the text.
+_NOT_MAIL_CODECS = frozenset(
+    ["unicode_escape", "raw_unicode_escape", "idna", "punycode", "undefined", "mbcs", "oem"]
+)
+
+
+@functools.lru_cache(maxsize=256)
+def _codec(charset: str) -> str | None:
+    """Return the Python codec name for a MIME charset, or None if unusable."""
+    try:
+        info = codecs.lookup(charset)
+    except (LookupError, ValueError, TypeError):
+        return None
+    if (
+        not getattr(info, "_is_text_encoding", True)
+        or info.name.replace("-", "_") in _NOT_MAIL_CODECS
+    ):
+        return None
+    return info.name
+
+
 def _decode_bytes(data: bytes | memoryview, charset: str | None, problems: _Problems) -> str:
     """Decode with the chain declared → utf-8 → windows-1252 → latin-1.
 
@@ -134,10 +158,13 @@ def _decode_bytes(data: bytes | memoryview, charset: str | None, problems: _Prob
     """
     cs = (charset or "").strip().strip('"').lower()
     if cs and cs not in ("us-ascii", "ascii", "utf-8", "utf8"):
-        try:
-            return str(data, cs)
-        except Exception:  # LookupError, UnicodeError, non-text codecs, ...
-            problems.add(BAD_CHARSET)
+        codec = _codec(cs)
+        if codec is not None:
+            try:
+                return str(data, codec)
+            except UnicodeError:
+                pass
+        problems.add(BAD_CHARSET)
     try:
         return str(data, "utf-8")
     except UnicodeDecodeError:
@@ -356,13 +383,24 @@ def _find_body(raw: bytes, start: int, end: int) -> tuple[int, int]:
     return i + 1, i + len(sep)
 
 
+_FIELD_START_RE = re.compile(rb"[!-9;-~]+:|From |\r?\n")
+
+
+def _starts_with_header(raw: bytes, start: int, end: int) -> bool:
+    """True when ``raw[start:end]`` begins with a header field or blank line."""
+    return start >= end or _FIELD_START_RE.match(raw, start, end) is not None
+
+
 def header_block(raw: bytes) -> bytes:
     """Return the header bytes of ``raw``.
 
     The result ends with the last header's line ending and excludes the blank
-    separator line; the whole input is returned when there is no body.
-    Never raises for bytes input.
+    separator line; the whole input is returned when there is no body, and
+    ``b""`` when the input does not start with a header field. Never raises
+    for bytes input.
     """
+    if not _starts_with_header(raw, 0, len(raw)):
+        return b""
     end, _ = _find_body(raw, 0, len(raw))
     return raw[:end]
 
@@ -545,6 +583,10 @@ class _FastWalker:
             self.problems.add(TOO_DEEP)
             return
         raw = self.raw
+        if headers is None and not _starts_with_header(raw, start, end):
+            # Like email's MissingHeaderBodySeparatorDefect handling: a part
+            # that does not start with a header field is all body.
+            headers, body_start = [], start
         if headers is None:
             hdr_end, body_start = _find_body(raw, start, end)
             headers = _parse_header_text(
@@ -924,7 +966,11 @@ def _is_auto(pm: ParsedMessage, first: dict[str, str]) -> bool:
 
 
 def _parse_fast(raw: bytes, problems: _Problems) -> ParsedMessage:
-    hdr_end, body_start = _find_body(raw, 0, len(raw))
+    if _starts_with_header(raw, 0, len(raw)):
+        hdr_end, body_start = _find_body(raw, 0, len(raw))
+    else:
+        hdr_end = body_start = 0
+        problems.add(BAD_HEADER)
     headers = _parse_header_text(_header_text(memoryview(raw)[:hdr_end], problems), problems)
     pm = ParsedMessage()
     _fill_headers(pm, headers, problems)

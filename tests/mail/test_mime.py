@@ -574,3 +574,38 @@ def test_base64_size_shortcut_is_exact_even_with_stray_whitespace() -> None:
         raw = raw.replace(b"base64\r\n\r\n", b"base64\r\n\r\n" + enc, 1)
         (att,) = parse_message(raw).attachments
         assert att.size == len(data)
+
+
+def test_part_without_headers_keeps_its_text() -> None:
+    raw = mixed(
+        ["Gewoon tekst zonder headers\nTweede regel", "Content-Type: text/html\n\n<p>x</p>"]
+    )
+    pm = parse_message(raw)
+    assert pm.text == "Gewoon tekst zonder headers\nTweede regel"
+    assert pm.html == "<p>x</p>"
+    assert parse_message_full(raw).text == pm.text
+
+
+def test_message_without_any_header_is_all_text() -> None:
+    pm = parse_message(b"Dit is geen header\r\n\r\nmaar wel tekst\r\n")
+    assert pm.text == "Dit is geen header\n\nmaar wel tekst\n"
+    assert "bad_header" in pm.problems
+    assert header_block(b"Dit is geen header\r\n\r\nx") == b""
+
+
+@pytest.mark.parametrize("charset", ["unicode_escape", "zlib", "base64", "idna"])
+def test_non_mail_codecs_are_never_used(charset: str) -> None:
+    raw = (
+        f"Content-Type: text/plain; charset={charset}\r\n\r\nC:\\new\\x41 caf".encode()
+        + b"\xc3\xa9"
+    )
+    pm = parse_message(raw)
+    assert pm.text == "C:\\new\\x41 café"
+    assert "bad_charset" in pm.problems
+
+
+def test_html_to_text_strips_tags_cheaply() -> None:
+    from postkamer.mail.mime import html_to_text
+
+    html = "<html><head><style>p{}</style></head><body><p>Hallo&nbsp;<b>Piet</b></p>\n\n<p>tot   ziens</p><script>x()</script></body></html>"
+    assert html_to_text(html) == "Hallo\xa0Piet\ntot ziens"
