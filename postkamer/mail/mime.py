@@ -880,7 +880,12 @@ def _addresses(values: list[str], problems: _Problems) -> list[Address]:
             continue
         if addr and "@" not in addr:
             problems.add(BAD_ADDRESS)
-        out.append(Address(_decode_words(name, problems).strip(), addr))
+        name = _decode_words(name, problems).strip()
+        if name.startswith(","):
+            # CPython's folder sometimes encodes the list comma itself
+            # ("=?utf-8?q?=2C?="), which lands in front of the next name.
+            name = name.lstrip(", ")
+        out.append(Address(name, addr))
     return out
 
 

@@ -609,3 +609,45 @@ def test_html_to_text_strips_tags_cheaply() -> None:
 
     html = "<html><head><style>p{}</style></head><body><p>Hallo&nbsp;<b>Piet</b></p>\n\n<p>tot   ziens</p><script>x()</script></body></html>"
     assert html_to_text(html) == "Hallo\xa0Piet\ntot ziens"
+
+
+def test_fast_parse_matches_full_parse_on_stdlib_built_messages() -> None:
+    from email.headerregistry import Address as StdAddress
+    from email.policy import default
+
+    rng = random.Random(5)
+    names = ["Jan", "Zoë Müller", "Renée, R.", "O'Brien", 'Kees "de Kat"', "李小龙"]
+    filenames = ["a.pdf", "résumé.pdf", "€ rates.xlsx", "heel lange naam " * 6 + ".txt", "日本.txt"]
+    texts = ["plain ascii\nline", "café ünïcode\n" * 30, "x" * 2000, "日本語 text\n"]
+    for i in range(120):
+        msg = EmailMessage()
+        msg["From"] = StdAddress(rng.choice(names), f"a{i}", "example.nl")
+        msg["To"] = [StdAddress(rng.choice(names[:5]), f"t{k}", "ex.com") for k in range(2)]
+        msg["Subject"] = rng.choice(["Hallo", "Zoë's café \u2013 één", "x" * 120, "Re: 日本語"])
+        msg["Message-ID"] = f"<{i}@x>"
+        text = rng.choice(texts)
+        cte = rng.choice([None, "quoted-printable", "base64", "8bit"])
+        msg.set_content(text, cte=cte if cte and (not text.isascii() or cte != "8bit") else None)
+        if rng.random() < 0.5:
+            msg.add_alternative("<p>" + text + "</p>", subtype="html")
+        for _ in range(rng.randint(0, 3)):
+            data = rng.randbytes(rng.randint(0, 5000))
+            msg.add_attachment(
+                data, maintype="application", subtype="octet-stream", filename=rng.choice(filenames)
+            )
+        if rng.random() < 0.2:
+            inner = EmailMessage()
+            inner["Subject"] = "binnen"
+            inner.set_content("inner body")
+            msg.add_attachment(inner)
+        raw = msg.as_bytes(policy=SMTP if rng.random() < 0.5 else default)
+        fast, full = parse_message(raw), parse_message_full(raw)
+        for name in ("subject", "from_", "to", "text", "html", "message_id"):
+            assert getattr(fast, name) == getattr(full, name), (name, raw[:400])
+        assert [
+            (a.filename, a.content_type, a.part, a.content_type == "message/rfc822" or a.size)
+            for a in fast.attachments
+        ] == [
+            (a.filename, a.content_type, a.part, a.content_type == "message/rfc822" or a.size)
+            for a in full.attachments
+        ]
