@@ -651,3 +651,24 @@ def test_fast_parse_matches_full_parse_on_stdlib_built_messages() -> None:
             (a.filename, a.content_type, a.part, a.content_type == "message/rfc822" or a.size)
             for a in full.attachments
         ]
+
+
+def test_30mb_message_with_huge_text_body_stays_under_one_copy() -> None:
+    rng = random.Random(31)
+    raw = mixed(
+        [
+            "Content-Type: text/plain; charset=utf-8\n\n" + "Grote tekst met café\n" * 600_000,
+            b64_part(rng.randbytes(12_000_000), 'Content-Type: application/pdf; name="a.pdf"'),
+        ]
+    )
+    assert len(raw) > 29_000_000
+    parse_message(raw)
+    tracemalloc.start()
+    try:
+        pm = parse_message(raw)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(pm.text) == len("Grote tekst met café\n") * 600_000
+    # Decoded text plus one normalisation copy; the raw bytes are never copied.
+    assert peak < len(raw), peak
