@@ -168,8 +168,8 @@ def _decode_bytes(data: bytes | memoryview, charset: str | None, problems: _Prob
     try:
         return str(data, "utf-8")
     except UnicodeDecodeError:
-        # Only an explicit declaration can be "wrong"; unlabelled 8-bit
-        # data that is not UTF-8 is a charset problem too.
+        # Neither the declared charset nor UTF-8 fits: flag it, then use a
+        # single-byte charset that cannot fail so no text is lost.
         problems.add(BAD_CHARSET)
     try:
         return str(data, "windows-1252")
@@ -302,12 +302,12 @@ def _unquote(v: str) -> str:
     return v
 
 
+_PCT_RE = re.compile(rb"%([0-9A-Fa-f]{2})")
+
+
 def _pct_decode(v: str) -> bytes:
-    return re.sub(
-        r"%([0-9A-Fa-f]{2})",
-        lambda m: chr(int(m.group(1), 16)),
-        v,
-    ).encode("latin-1", "replace")
+    """Undo RFC 2231 %XX escapes; stray raw non-ASCII is kept as UTF-8."""
+    return _PCT_RE.sub(lambda m: bytes([int(m.group(1), 16)]), v.encode("utf-8", "surrogateescape"))
 
 
 def _parse_params(value: str, problems: _Problems) -> tuple[str, dict[str, str]]:
