@@ -517,17 +517,23 @@ class _Ctx:
         size: Callable[[], int],
         payload: Callable[[], bytes],
     ) -> None:
-        """Apply the body/attachment selection rules to one leaf part."""
+        """Apply the body/attachment selection rules to one leaf part.
+
+        Depth-first, the first unnamed, non-attachment text/plain part becomes
+        ``text`` and the first such text/html part ``html``; later ones, and
+        every other leaf, are attachments. Parts inside a message/rfc822 are
+        never the outer message's body. ``text``/``size``/``payload`` are
+        called lazily so unused bodies are never decoded.
+        """
         if self.locate is not None:
             if path == self.locate:
                 self.found = (filename, ctype, payload)
             return
-        if (
-            not nested
-            and not filename
-            and disposition != "attachment"
-            and ctype in ("text/plain", "text/html")
-        ):
+        if not filename and disposition != "attachment" and ctype in ("text/plain", "text/html"):
+            if nested:
+                # The body of a forwarded message is part of its .eml entry;
+                # listing it again as an unnamed attachment is just noise.
+                return
             if ctype == "text/plain" and self.text is None:
                 self.text = text()
                 return
@@ -560,6 +566,13 @@ def _norm_text(s: str) -> str:
 
 
 class _FastWalker:
+    """Walks MIME structure by offsets into ``raw``; bodies are never copied.
+
+    Each entity is ``raw[start:end]``; part contents are located with
+    ``bytes.find`` on the delimiter and handed to :class:`_Ctx` as lazy
+    callables, so attachments are only measured, not decoded.
+    """
+
     def __init__(self, raw: bytes, ctx: _Ctx) -> None:
         self.raw = raw
         self.mv = memoryview(raw)
