@@ -39,6 +39,7 @@ def main() -> None:
     ap.add_argument("--count", type=int, default=10000)
     ap.add_argument("--full-count", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--repeat", type=int, default=3, help="fast-path runs; best is reported")
     args = ap.parse_args()
 
     t = time.perf_counter()
@@ -48,7 +49,10 @@ def main() -> None:
         f"corpus: {len(msgs)} messages, {size / 1e6:.1f} MB, generated in {time.perf_counter() - t:.1f} s"
     )
 
-    fast_s, problems = _run(parse_message, msgs)
+    runs = [_run(parse_message, msgs) for _ in range(max(1, args.repeat))]
+    fast_s, problems = min(runs, key=lambda r: r[0])
+    # The machine is shared, so report the best run and the spread.
+    print(f"fast runs: {', '.join(f'{r[0]:.2f}' for r in runs)} s")
     print(
         f"fast  : {len(msgs) / fast_s:9.0f} msg/s {size / 1e6 / fast_s:8.1f} MB/s "
         f"{fast_s * 1e3 / len(msgs):.3f} ms/msg  total {fast_s:.2f} s"
