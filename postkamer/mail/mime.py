@@ -268,27 +268,20 @@ def _header_text(data: bytes | memoryview, problems: _Problems) -> str:
         return _decode_bytes(data, None, problems)
 
 
+# A run of non-";" text in which quoted strings (which may hold ";" and
+# escapes, and may be unterminated) count as single tokens.
+_PARAM_SEG_RE = re.compile(r'(?:[^;"]+|"(?:[^"\\]|\\.)*(?:"|$))+')
+
+
 def _split_params(value: str) -> list[str]:
     """Split a parameterised header on ``;`` outside quoted strings."""
     if '"' not in value:
         return value.split(";")
-    segs: list[str] = []
-    cur: list[str] = []
-    quoted = escaped = False
-    for ch in value:
-        if escaped:
-            escaped = False
-        elif ch == "\\" and quoted:
-            escaped = True
-        elif ch == '"':
-            quoted = not quoted
-        elif ch == ";" and not quoted:
-            segs.append("".join(cur))
-            cur = []
-            continue
-        cur.append(ch)
-    segs.append("".join(cur))
-    return segs
+    main, _, rest = value.partition(";")
+    if '"' in main:
+        # Quotes before the first ";" are not a valid type; keep it simple.
+        return value.split(";")
+    return [main, *_PARAM_SEG_RE.findall(rest)]
 
 
 def _unquote(v: str) -> str:
