@@ -1045,7 +1045,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
     ``unparseable`` is returned. Other problem codes (``bad_charset``,
     ``bad_boundary``, ``bad_date``, ``bad_address``, ``bad_encoding``,
     ``bad_header``, ``no_message_id``, ``truncated``, ``too_deep``) describe
-    recoverable damage.
+    recoverable damage. Other bytes-like inputs are copied to ``bytes`` once.
     """
     try:
         if not isinstance(raw, bytes):

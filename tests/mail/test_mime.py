@@ -333,7 +333,7 @@ def test_30mb_message_parses_fast_with_little_extra_memory() -> None:
         tracemalloc.stop()
     assert [a.size for a in pm.attachments] == [11_000_000, 11_000_000]
     assert pm.text.startswith("Grote bijlage.")
-    assert elapsed < 0.5, elapsed
+    assert elapsed < 1.0, elapsed  # ~0.05 s on an idle core; the CI box is shared
     assert peak < len(raw) * 0.1, peak  # far below 2x: bodies are never copied
 
 
