@@ -759,6 +759,7 @@ class _FastWalker:
 def _full_walk(
     part: Message, ctx: _Ctx, path: str, is_root: bool, nested: bool, depth: int
 ) -> None:
+    """Feed an ``email``-parsed tree to ``ctx`` with the fast walker's numbering."""
     if depth > _MAX_DEPTH:
         ctx.problems.add(TOO_DEEP)
         return
@@ -782,10 +783,16 @@ def _full_walk(
         inner = payload[0]
         if not filename:
             filename = (str(inner["subject"] or "").strip() or "message") + ".eml"
-        body = inner.as_bytes()
-        ctx.leaf(
-            path, ctype, disposition, filename, cid, True, str, lambda: len(body), lambda: body
-        )
+
+        def body() -> bytes:
+            # Re-serialised, so sizes differ slightly from the raw bytes.
+            try:
+                return inner.as_bytes()
+            except Exception:
+                problems.add(BAD_ENCODING)
+                return b""
+
+        ctx.leaf(path, ctype, disposition, filename, cid, True, str, lambda: len(body()), body)
         _full_walk(inner, ctx, path, True, True, depth + 1)
         return
     charset = part.get_param("charset")
