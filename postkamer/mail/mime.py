@@ -756,6 +756,41 @@ class _FastWalker:
 # ---------------------------------------------------------------------------
 
 
+def _full_part_params(
+    part: Message, problems: _Problems
+) -> tuple[str | None, str, str, str | None]:
+    """Return (content-id, disposition, filename, charset) of an email part.
+
+    Each lookup parses a header with ``policy.default``, whose parser has
+    crash bugs (IndexError/AttributeError) on some garbage, so every lookup
+    is guarded and degrades to "absent".
+    """
+    cid: str | None = None
+    disposition = filename = ""
+    charset: str | None = None
+    try:
+        value = part["content-id"]
+        cid = _clean_cid(str(value)) if value is not None else None
+    except Exception:
+        problems.add(BAD_HEADER)
+    try:
+        disposition = part.get_content_disposition() or ""
+        raw_name = part.get_filename() or part.get_param("name") or ""
+        if isinstance(raw_name, tuple):  # undecoded RFC 2231 triple
+            raw_name = _decode_bytes(
+                raw_name[2].encode("latin-1", "replace"), raw_name[0], problems
+            )
+        filename = str(raw_name)
+    except Exception:
+        problems.add(BAD_HEADER)
+    try:
+        cs = part.get_param("charset")
+        charset = cs[2] if isinstance(cs, tuple) else (str(cs) if cs else None)
+    except Exception:
+        problems.add(BAD_HEADER)
+    return cid, disposition, filename, charset
+
+
 def _full_walk(
     part: Message, ctx: _Ctx, path: str, is_root: bool, nested: bool, depth: int
 ) -> None:
@@ -773,12 +808,7 @@ def _full_walk(
             return
         problems.add(BAD_BOUNDARY)
         ctype = "text/plain"
-    cid = _clean_cid(str(part["content-id"])) if part["content-id"] is not None else None
-    disposition = part.get_content_disposition() or ""
-    filename = part.get_filename() or part.get_param("name") or ""
-    if isinstance(filename, tuple):  # undecoded RFC 2231 triple
-        filename = _decode_bytes(filename[2].encode("latin-1", "replace"), filename[0], problems)
-    filename = str(filename)
+    cid, disposition, filename, charset = _full_part_params(part, problems)
     if ctype in ("message/rfc822", "message/global") and isinstance(payload, list) and payload:
         inner = payload[0]
         if not filename:
@@ -795,9 +825,6 @@ def _full_walk(
         ctx.leaf(path, ctype, disposition, filename, cid, True, str, lambda: len(body()), body)
         _full_walk(inner, ctx, path, True, True, depth + 1)
         return
-    charset = part.get_param("charset")
-    if isinstance(charset, tuple):
-        charset = charset[2]
 
     def data() -> bytes:
         d = part.get_payload(decode=True)
@@ -1023,10 +1050,9 @@ def _parse_full(raw: bytes, problems: _Problems) -> ParsedMessage:
     # Use the email package's own structured view for the fields where it
     # differs from ours, so this really is an independent reference.
     for attr, hname in (("from_", "from"), ("to", "to"), ("cc", "cc"), ("reply_to", "reply-to")):
-        values = msg.get_all(hname) or []
         addrs: list[Address] = []
         try:
-            for h in values:
+            for h in msg.get_all(hname) or []:
                 addrs.extend(Address(a.display_name, a.addr_spec) for a in h.addresses)
         except Exception:
             problems.add(BAD_ADDRESS)
