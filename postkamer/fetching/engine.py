@@ -580,7 +580,18 @@ def run_queued(run_id: int, progress: Progress | None = None) -> bool:
                 error_text=_("This mailbox type cannot be fetched yet."),
             )
         else:
-            outcome = fetch_mailbox(mailbox, progress)
+            try:
+                outcome = fetch_mailbox(mailbox, progress)
+            except Exception:
+                # Not the server's fault (e.g. a database error): the run must not
+                # stay "running" forever, and Huey logs the traceback.
+                FetchRun.objects.filter(pk=run.pk).update(
+                    finished_at=timezone.now(),
+                    ok=False,
+                    error_code="internal_error",
+                    error=_("The fetch failed."),
+                )
+                raise
         fields: dict[str, object] = {
             "finished_at": timezone.now(),
             "new_messages": outcome.new_messages,

@@ -96,3 +96,19 @@ def test_the_fetch_command_fails_with_the_user_facing_error(box, dovecot):
     dovecot.set_password(box.email, "anders")
     with pytest.raises(CommandError, match="wachtwoord klopt niet"):
         call_command("fetch", str(box.mailbox.pk))
+
+
+def test_an_unexpected_failure_still_finishes_the_run(
+    box, monkeypatch, django_capture_on_commit_callbacks
+):
+    def broken(*args, **kwargs):
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(engine, "sync", broken)
+    run = FetchRun.objects.create(mailbox=box.mailbox, trigger="button")
+    with pytest.raises(RuntimeError):
+        engine.run_queued(run.pk)
+    run.refresh_from_db()
+    assert run.ok is False and run.error_code == "internal_error" and run.finished_at
+    box.mailbox.refresh_from_db()
+    assert box.mailbox.lease_until is None
