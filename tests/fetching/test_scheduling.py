@@ -112,3 +112,18 @@ def test_an_unexpected_failure_still_finishes_the_run(
     assert run.ok is False and run.error_code == "internal_error" and run.finished_at
     box.mailbox.refresh_from_db()
     assert box.mailbox.lease_until is None
+
+
+def test_the_progress_bar_shows_messages_and_megabytes():
+    import io
+
+    from postkamer.fetching.management.commands.fetch import _ProgressBar
+
+    out = io.StringIO()
+    bar = _ProgressBar(out)
+    bar(0, 0, 0)  # nothing to do yet: nothing drawn
+    bar(5, 10, 2_500_000)
+    bar(10, 10, 5_000_000)
+    bar.finish()
+    text = out.getvalue()
+    assert "5/10 2.5 MB" in text and "10/10 5.0 MB" in text and text.endswith("\n")
