@@ -54,3 +54,20 @@ def test_idle_connections_are_pruned(box):
     finally:
         engine.pool.idle_seconds = engine.POOL_IDLE_SECONDS
     assert len(engine.pool) == 0
+
+
+def test_a_bulk_fetch_with_background_checkpoints_stores_everything(box, monkeypatch):
+    from django.db import connection
+
+    from postkamer.fetching import engine
+
+    monkeypatch.setattr(engine, "BACKGROUND_CHECKPOINT_FROM", 2)
+    monkeypatch.setattr(engine, "BATCH_MESSAGES", 2)
+    for i in range(5):
+        box.deliver(make_message(f"Bulk {i}"))
+    assert box.fetch().new_messages == 5
+    assert box.subjects() == [f"Bulk {i}" for i in range(5)]
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA wal_autocheckpoint")
+            assert cursor.fetchone()[0] > 0  # restored afterwards
