@@ -132,7 +132,12 @@ def database(directory: Path) -> dict[str, Any]:
             # the lock instead of failing half-way, readers never block (WAL).
             "transaction_mode": "IMMEDIATE",
             "timeout": 30,
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            # 16 KiB pages (only effective when the file is created): raw mail is
+            # stored as blobs, and with 4 KiB pages SQLite writes them at half the
+            # speed; small updates barely notice the bigger pages.
+            "init_command": (
+                "PRAGMA page_size=16384; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+            ),
         },
     }
 

@@ -21,15 +21,18 @@ import datetime as dt
 import hashlib
 import logging
 import os
+import queue
 import secrets
+import socket
+import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -52,8 +55,13 @@ LEASE = dt.timedelta(minutes=10)
 #: A batch commits after this many messages or bytes, whichever comes first.
 BATCH_MESSAGES = 200
 BATCH_BYTES = 20 * 1024 * 1024
-#: Kept-open connections unused for longer than this are closed, not reused.
-POOL_IDLE_SECONDS = 300.0
+#: Kept-open connections unused for longer than this are closed, not reused: long
+#: enough to outlive a 15-minute interval, short of the 30-minute autologout
+#: servers may apply (RFC 3501 §5.4).
+POOL_IDLE_SECONDS = 20 * 60.0
+
+#: Fetches of at least this many messages checkpoint SQLite's WAL in a thread.
+BACKGROUND_CHECKPOINT_FROM = 400
 
 #: progress(done_messages, total_messages, done_bytes)
 Progress = Callable[[int, int, int], None]
@@ -158,6 +166,16 @@ class ConnectionPool:
         if previous is not None and previous[1] is not conn:
             close_quietly(previous[1])
 
+    def prune(self) -> int:
+        """Close idle connections older than ``idle_seconds``; returns how many."""
+        limit = time.monotonic() - self.idle_seconds
+        with self._lock:
+            old = [mid for mid, (_k, _c, since) in self._idle.items() if since < limit]
+            entries = [self._idle.pop(mid) for mid in old]
+        for _key, conn, _since in entries:
+            close_quietly(conn)
+        return len(entries)
+
     def clear(self) -> None:
         """Close every idle connection."""
         with self._lock:
@@ -179,8 +197,18 @@ def close_quietly(conn: ImapConnection) -> None:
 
 
 def _pool_key(mailbox: Mailbox) -> str:
-    server = imap_settings(mailbox)
-    raw = f"{server.host}\0{server.port}\0{server.security}\0{server.username}\0{server.password}"
+    # The encrypted password changes whenever the password does, and hashing it
+    # avoids a decryption on every poll.
+    raw = "\0".join(
+        str(v)
+        for v in (
+            mailbox.imap_host,
+            mailbox.imap_port,
+            mailbox.imap_security,
+            mailbox.imap_username,
+            mailbox.imap_password_enc,
+        )
+    )
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
@@ -194,6 +222,114 @@ def _pause(name: str) -> None:
         sys.stderr.write(f"{name}\n")
         sys.stderr.flush()
         time.sleep(float(value))
+
+
+_DONE = object()
+
+
+class _BatchReader:
+    """Reads, hashes and parses messages in a thread while the caller commits the
+    previous batch: the socket, SHA-256 and SQLite all release the GIL, so the
+    download overlaps the database writes. At most one finished batch waits in
+    the queue, which bounds memory to about three batches."""
+
+    def __init__(self, conn: ImapConnection, uids: list[int]) -> None:
+        self.conn = conn
+        self.uids = uids
+        self.queue: queue.Queue[object] = queue.Queue(maxsize=1)
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._produce, name="imap-batch-reader", daemon=True)
+        self.thread.start()
+
+    def _put(self, item: object) -> bool:
+        while not self.stopping.is_set():
+            try:
+                self.queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _produce(self) -> None:
+        try:
+            batch: list[store.Prepared] = []
+            size = 0
+            for fetched in imapfetch.fetch_messages(self.conn, self.uids):
+                batch.append(store.prepare(fetched))
+                size += len(fetched.raw)
+                if len(batch) >= BATCH_MESSAGES or size >= BATCH_BYTES:
+                    if not self._put((batch, size)):
+                        return
+                    batch, size = [], 0
+            if batch and not self._put((batch, size)):
+                return
+            self._put(_DONE)
+        except BaseException as exc:
+            self._put(exc)
+
+    def __iter__(self) -> Iterator[tuple[list[store.Prepared], int]]:
+        while True:
+            item = self.queue.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+
+    def stop(self) -> None:
+        """Stop the reader; when it is still mid-download (the caller failed),
+        its connection is shut so a blocked read ends, and must not be reused."""
+        self.stopping.set()
+        if self.thread.is_alive():
+            with contextlib.suppress(OSError):
+                self.conn.socket().shutdown(socket.SHUT_RDWR)
+            self.thread.join(5)
+
+
+@contextlib.contextmanager
+def _background_checkpoints(count: int) -> Iterator[None]:
+    """During a bulk fetch on SQLite, move WAL checkpoints to a helper thread.
+
+    By default the committing connection copies the WAL into the database file at
+    each commit, so every batch waits for its bytes to be written twice. A second
+    connection doing PASSIVE checkpoints does the same copy while the next batch
+    downloads and parses (sqlite3 releases the GIL); the commits stay as durable
+    as before. Elsewhere this does nothing.
+    """
+    name = str(connection.settings_dict.get("NAME") or "")
+    if (
+        connection.vendor != "sqlite"
+        or count < BACKGROUND_CHECKPOINT_FROM
+        or not name
+        or name == ":memory:"
+        or name.startswith("file:")
+    ):
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        previous = int(cursor.fetchone()[0])
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
+    stop = threading.Event()
+
+    def checkpoint() -> None:
+        db = sqlite3.connect(name, timeout=30, isolation_level=None)
+        try:
+            while not stop.wait(0.05):
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            db.close()
+
+    thread = threading.Thread(target=checkpoint, name="sqlite-checkpoint", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(5)
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA wal_autocheckpoint={previous:d}")
 
 
 class _FolderSync:
@@ -269,18 +405,17 @@ class _FolderSync:
     def _fetch(self, state: FolderState, uidvalidity: int, uids: list[int], repaired: bool) -> int:
         self.total += len(uids)
         self._report()
+        if not uids:
+            return 0
         stored = 0
-        batch: list[store.Prepared] = []
-        size = 0
         fetched_at = timezone.now()
-        for fetched in imapfetch.fetch_messages(self.conn, uids):
-            batch.append(store.prepare(fetched))
-            size += len(fetched.raw)
-            if len(batch) >= BATCH_MESSAGES or size >= BATCH_BYTES:
-                stored += self._commit(state, uidvalidity, batch, size, repaired, fetched_at)
-                batch, size = [], 0
-        if batch:
-            stored += self._commit(state, uidvalidity, batch, size, repaired, fetched_at)
+        with _background_checkpoints(len(uids)):
+            reader = _BatchReader(self.conn, uids)
+            try:
+                for batch, size in reader:
+                    stored += self._commit(state, uidvalidity, batch, size, repaired, fetched_at)
+            finally:
+                reader.stop()
         return stored
 
     def _commit(
@@ -496,7 +631,18 @@ def run_queued(run_id: int, progress: Progress | None = None) -> bool:
                 error_text=_("This mailbox type cannot be fetched yet."),
             )
         else:
-            outcome = fetch_mailbox(mailbox, progress)
+            try:
+                outcome = fetch_mailbox(mailbox, progress)
+            except Exception:
+                # Not the server's fault (e.g. a database error): the run must not
+                # stay "running" forever, and Huey logs the traceback.
+                FetchRun.objects.filter(pk=run.pk).update(
+                    finished_at=timezone.now(),
+                    ok=False,
+                    error_code="internal_error",
+                    error=_("The fetch failed."),
+                )
+                raise
         fields: dict[str, object] = {
             "finished_at": timezone.now(),
             "new_messages": outcome.new_messages,
@@ -521,6 +667,9 @@ def dispatch_due(now: dt.datetime | None = None) -> int:
     dispatchers never queue the same mailbox twice.
     """
     now = now or timezone.now()
+    # The dispatcher runs every minute in each worker process: a good moment to
+    # let go of connections to mailboxes that are no longer polled.
+    pool.prune()
     due = (
         Mailbox.objects.filter(
             type=MailboxType.IMAP, interval_minutes__isnull=False, disabled_reason=""

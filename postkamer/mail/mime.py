@@ -23,6 +23,8 @@ Nothing here imports Django.
 from __future__ import annotations
 
 import binascii
+import codecs
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -125,6 +127,28 @@ class _Problems(list):
             self.append(code)
 
 
+# Codecs Python knows but no mail charset means; "unicode_escape" & co.
+# would reinterpret backslashes in the text.
+_NOT_MAIL_CODECS = frozenset(
+    ["unicode_escape", "raw_unicode_escape", "idna", "punycode", "undefined", "mbcs", "oem"]
+)
+
+
+@functools.lru_cache(maxsize=256)
+def _codec(charset: str) -> str | None:
+    """Return the Python codec name for a MIME charset, or None if unusable."""
+    try:
+        info = codecs.lookup(charset)
+    except (LookupError, ValueError, TypeError):
+        return None
+    if (
+        not getattr(info, "_is_text_encoding", True)
+        or info.name.replace("-", "_") in _NOT_MAIL_CODECS
+    ):
+        return None
+    return info.name
+
+
 def _decode_bytes(data: bytes | memoryview, charset: str | None, problems: _Problems) -> str:
     """Decode with the chain declared → utf-8 → windows-1252 → latin-1.
 
@@ -134,15 +158,18 @@ def _decode_bytes(data: bytes | memoryview, charset: str | None, problems: _Prob
     """
     cs = (charset or "").strip().strip('"').lower()
     if cs and cs not in ("us-ascii", "ascii", "utf-8", "utf8"):
-        try:
-            return str(data, cs)
-        except Exception:  # LookupError, UnicodeError, non-text codecs, ...
-            problems.add(BAD_CHARSET)
+        codec = _codec(cs)
+        if codec is not None:
+            try:
+                return str(data, codec)
+            except UnicodeError:
+                pass
+        problems.add(BAD_CHARSET)
     try:
         return str(data, "utf-8")
     except UnicodeDecodeError:
-        # Only an explicit declaration can be "wrong"; unlabelled 8-bit
-        # data that is not UTF-8 is a charset problem too.
+        # Neither the declared charset nor UTF-8 fits: flag it, then use a
+        # single-byte charset that cannot fail so no text is lost.
         problems.add(BAD_CHARSET)
     try:
         return str(data, "windows-1252")
@@ -241,27 +268,20 @@ def _header_text(data: bytes | memoryview, problems: _Problems) -> str:
         return _decode_bytes(data, None, problems)
 
 
+# A run of non-";" text in which quoted strings (which may hold ";" and
+# escapes, and may be unterminated) count as single tokens.
+_PARAM_SEG_RE = re.compile(r'(?:[^;"]+|"(?:[^"\\]|\\.)*(?:"|$))+')
+
+
 def _split_params(value: str) -> list[str]:
     """Split a parameterised header on ``;`` outside quoted strings."""
     if '"' not in value:
         return value.split(";")
-    segs: list[str] = []
-    cur: list[str] = []
-    quoted = escaped = False
-    for ch in value:
-        if escaped:
-            escaped = False
-        elif ch == "\\" and quoted:
-            escaped = True
-        elif ch == '"':
-            quoted = not quoted
-        elif ch == ";" and not quoted:
-            segs.append("".join(cur))
-            cur = []
-            continue
-        cur.append(ch)
-    segs.append("".join(cur))
-    return segs
+    main, _, rest = value.partition(";")
+    if '"' in main:
+        # Quotes before the first ";" are not a valid type; keep it simple.
+        return value.split(";")
+    return [main, *_PARAM_SEG_RE.findall(rest)]
 
 
 def _unquote(v: str) -> str:
@@ -275,12 +295,12 @@ def _unquote(v: str) -> str:
     return v
 
 
+_PCT_RE = re.compile(rb"%([0-9A-Fa-f]{2})")
+
+
 def _pct_decode(v: str) -> bytes:
-    return re.sub(
-        r"%([0-9A-Fa-f]{2})",
-        lambda m: chr(int(m.group(1), 16)),
-        v,
-    ).encode("latin-1", "replace")
+    """Undo RFC 2231 %XX escapes; stray raw non-ASCII is kept as UTF-8."""
+    return _PCT_RE.sub(lambda m: bytes([int(m.group(1), 16)]), v.encode("utf-8", "surrogateescape"))
 
 
 def _parse_params(value: str, problems: _Problems) -> tuple[str, dict[str, str]]:
@@ -356,29 +376,77 @@ def _find_body(raw: bytes, start: int, end: int) -> tuple[int, int]:
     return i + 1, i + len(sep)
 
 
+_FIELD_START_RE = re.compile(rb"[!-9;-~]+:|From |\r?\n")
+
+
+def _starts_with_header(raw: bytes, start: int, end: int) -> bool:
+    """True when ``raw[start:end]`` begins with a header field or blank line."""
+    return start >= end or _FIELD_START_RE.match(raw, start, end) is not None
+
+
 def header_block(raw: bytes) -> bytes:
     """Return the header bytes of ``raw``.
 
     The result ends with the last header's line ending and excludes the blank
-    separator line; the whole input is returned when there is no body.
-    Never raises for bytes input.
+    separator line; the whole input is returned when there is no body, and
+    ``b""`` when the input does not start with a header field. Never raises
+    for bytes input.
     """
+    if not _starts_with_header(raw, 0, len(raw)):
+        return b""
     end, _ = _find_body(raw, 0, len(raw))
     return raw[:end]
+
+
+def _crlf_count(raw: bytes, s: int, e: int, n_lf: int) -> int | None:
+    """Number of CRs in ``raw[s:e]`` when it is fixed-width CRLF lines, else None.
+
+    Encoders write base64 in lines of one width, so instead of a second full
+    ``count`` pass we check with two strided slices (one byte per line, in C)
+    that every LF sits at the expected stride right after a CR.
+    """
+    first = raw.find(b"\n", s, e)
+    if first <= s or raw[first - 1] != 13:
+        return None
+    stride = first - s + 1
+    if (stride - 2) % 4:
+        # Encoders use widths that are multiples of 4 (76, 64, 72...);
+        # anything else hints at stray bytes on the first line.
+        return None
+    last = raw.rfind(b"\n", s, e)
+    full = (last - first) // stride  # LFs after the first one on the grid
+    if full != n_lf - 1 and not (full == n_lf - 2 and raw[last - 1] == 13):
+        return None
+    grid_end = first + full * stride + 1
+    lfs = raw[first:grid_end:stride]
+    crs = raw[first - 1 : grid_end - 1 : stride]
+    if lfs.count(b"\n") != len(lfs) or crs.count(b"\r") != len(crs):
+        return None
+    # Nothing outside the grid (a short last line, trailing bytes) has a CR
+    # beyond the one ending the last line.
+    tail_crs = raw.count(b"\r", grid_end, e)
+    return len(crs) + tail_crs
 
 
 def _b64_size(raw: bytes, s: int, e: int, problems: _Problems) -> int:
     """Exact decoded size of the base64 text ``raw[s:e]`` without decoding.
 
-    ``bytes.count`` runs in C; the ``find`` probes (memchr) skip the count
-    passes for whitespace kinds that do not occur at all.
+    Counts non-whitespace characters (minus ``=`` padding) with C-level
+    ``bytes.count``/``find``; kinds of whitespace that do not occur cost only
+    a memchr probe, and CRs of regular CRLF lines are counted by stride
+    (see :func:`_crlf_count`). Adds ``bad_encoding`` for an impossible or
+    unpadded length. Returns the size in bytes.
     """
-    ws = raw.count(b"\n", s, e)
-    for ch in (b"\r", b" ", b"\t"):
+    n_lf = raw.count(b"\n", s, e)
+    ws = n_lf
+    if raw.find(b"\r", s, e) >= 0:
+        n_cr = _crlf_count(raw, s, e, n_lf) if n_lf > 2 else None
+        ws += raw.count(b"\r", s, e) if n_cr is None else n_cr
+    for ch in (b" ", b"\t"):
         if raw.find(ch, s, e) >= 0:
             ws += raw.count(ch, s, e)
     chars = e - s - ws
-    tail = raw[max(s, e - 64) : e].rstrip()
+    tail = raw[max(s, e - 64) : e].translate(None, b" \t\r\n")
     pad = min(2, len(tail) - len(tail.rstrip(b"=")))
     chars -= pad
     size = chars // 4 * 3
@@ -442,17 +510,23 @@ class _Ctx:
         size: Callable[[], int],
         payload: Callable[[], bytes],
     ) -> None:
-        """Apply the body/attachment selection rules to one leaf part."""
+        """Apply the body/attachment selection rules to one leaf part.
+
+        Depth-first, the first unnamed, non-attachment text/plain part becomes
+        ``text`` and the first such text/html part ``html``; later ones, and
+        every other leaf, are attachments. Parts inside a message/rfc822 are
+        never the outer message's body. ``text``/``size``/``payload`` are
+        called lazily so unused bodies are never decoded.
+        """
         if self.locate is not None:
             if path == self.locate:
                 self.found = (filename, ctype, payload)
             return
-        if (
-            not nested
-            and not filename
-            and disposition != "attachment"
-            and ctype in ("text/plain", "text/html")
-        ):
+        if not filename and disposition != "attachment" and ctype in ("text/plain", "text/html"):
+            if nested:
+                # The body of a forwarded message is part of its .eml entry;
+                # listing it again as an unnamed attachment is just noise.
+                return
             if ctype == "text/plain" and self.text is None:
                 self.text = text()
                 return
@@ -485,6 +559,13 @@ def _norm_text(s: str) -> str:
 
 
 class _FastWalker:
+    """Walks MIME structure by offsets into ``raw``; bodies are never copied.
+
+    Each entity is ``raw[start:end]``; part contents are located with
+    ``bytes.find`` on the delimiter and handed to :class:`_Ctx` as lazy
+    callables, so attachments are only measured, not decoded.
+    """
+
     def __init__(self, raw: bytes, ctx: _Ctx) -> None:
         self.raw = raw
         self.mv = memoryview(raw)
@@ -508,6 +589,10 @@ class _FastWalker:
             self.problems.add(TOO_DEEP)
             return
         raw = self.raw
+        if headers is None and not _starts_with_header(raw, start, end):
+            # Like email's MissingHeaderBodySeparatorDefect handling: a part
+            # that does not start with a header field is all body.
+            headers, body_start = [], start
         if headers is None:
             hdr_end, body_start = _find_body(raw, start, end)
             headers = _parse_header_text(
@@ -671,9 +756,45 @@ class _FastWalker:
 # ---------------------------------------------------------------------------
 
 
+def _full_part_params(
+    part: Message, problems: _Problems
+) -> tuple[str | None, str, str, str | None]:
+    """Return (content-id, disposition, filename, charset) of an email part.
+
+    Each lookup parses a header with ``policy.default``, whose parser has
+    crash bugs (IndexError/AttributeError) on some garbage, so every lookup
+    is guarded and degrades to "absent".
+    """
+    cid: str | None = None
+    disposition = filename = ""
+    charset: str | None = None
+    try:
+        value = part["content-id"]
+        cid = _clean_cid(str(value)) if value is not None else None
+    except Exception:
+        problems.add(BAD_HEADER)
+    try:
+        disposition = part.get_content_disposition() or ""
+        raw_name = part.get_filename() or part.get_param("name") or ""
+        if isinstance(raw_name, tuple):  # undecoded RFC 2231 triple
+            raw_name = _decode_bytes(
+                raw_name[2].encode("latin-1", "replace"), raw_name[0], problems
+            )
+        filename = str(raw_name)
+    except Exception:
+        problems.add(BAD_HEADER)
+    try:
+        cs = part.get_param("charset")
+        charset = cs[2] if isinstance(cs, tuple) else (str(cs) if cs else None)
+    except Exception:
+        problems.add(BAD_HEADER)
+    return cid, disposition, filename, charset
+
+
 def _full_walk(
     part: Message, ctx: _Ctx, path: str, is_root: bool, nested: bool, depth: int
 ) -> None:
+    """Feed an ``email``-parsed tree to ``ctx`` with the fast walker's numbering."""
     if depth > _MAX_DEPTH:
         ctx.problems.add(TOO_DEEP)
         return
@@ -687,25 +808,23 @@ def _full_walk(
             return
         problems.add(BAD_BOUNDARY)
         ctype = "text/plain"
-    cid = _clean_cid(str(part["content-id"])) if part["content-id"] is not None else None
-    disposition = part.get_content_disposition() or ""
-    filename = part.get_filename() or part.get_param("name") or ""
-    if isinstance(filename, tuple):  # undecoded RFC 2231 triple
-        filename = _decode_bytes(filename[2].encode("latin-1", "replace"), filename[0], problems)
-    filename = str(filename)
+    cid, disposition, filename, charset = _full_part_params(part, problems)
     if ctype in ("message/rfc822", "message/global") and isinstance(payload, list) and payload:
         inner = payload[0]
         if not filename:
             filename = (str(inner["subject"] or "").strip() or "message") + ".eml"
-        body = inner.as_bytes()
-        ctx.leaf(
-            path, ctype, disposition, filename, cid, True, str, lambda: len(body), lambda: body
-        )
+
+        def body() -> bytes:
+            # Re-serialised, so sizes differ slightly from the raw bytes.
+            try:
+                return inner.as_bytes()
+            except Exception:
+                problems.add(BAD_ENCODING)
+                return b""
+
+        ctx.leaf(path, ctype, disposition, filename, cid, True, str, lambda: len(body()), body)
         _full_walk(inner, ctx, path, True, True, depth + 1)
         return
-    charset = part.get_param("charset")
-    if isinstance(charset, tuple):
-        charset = charset[2]
 
     def data() -> bytes:
         d = part.get_payload(decode=True)
@@ -801,7 +920,12 @@ def _addresses(values: list[str], problems: _Problems) -> list[Address]:
             continue
         if addr and "@" not in addr:
             problems.add(BAD_ADDRESS)
-        out.append(Address(_decode_words(name, problems).strip(), addr))
+        name = _decode_words(name, problems).strip()
+        if name.startswith(","):
+            # CPython's folder sometimes encodes the list comma itself
+            # ("=?utf-8?q?=2C?="), which lands in front of the next name.
+            name = name.lstrip(", ")
+        out.append(Address(name, addr))
     return out
 
 
@@ -887,7 +1011,11 @@ def _is_auto(pm: ParsedMessage, first: dict[str, str]) -> bool:
 
 
 def _parse_fast(raw: bytes, problems: _Problems) -> ParsedMessage:
-    hdr_end, body_start = _find_body(raw, 0, len(raw))
+    if _starts_with_header(raw, 0, len(raw)):
+        hdr_end, body_start = _find_body(raw, 0, len(raw))
+    else:
+        hdr_end = body_start = 0
+        problems.add(BAD_HEADER)
     headers = _parse_header_text(_header_text(memoryview(raw)[:hdr_end], problems), problems)
     pm = ParsedMessage()
     _fill_headers(pm, headers, problems)
@@ -922,10 +1050,9 @@ def _parse_full(raw: bytes, problems: _Problems) -> ParsedMessage:
     # Use the email package's own structured view for the fields where it
     # differs from ours, so this really is an independent reference.
     for attr, hname in (("from_", "from"), ("to", "to"), ("cc", "cc"), ("reply_to", "reply-to")):
-        values = msg.get_all(hname) or []
         addrs: list[Address] = []
         try:
-            for h in values:
+            for h in msg.get_all(hname) or []:
                 addrs.extend(Address(a.display_name, a.addr_spec) for a in h.addresses)
         except Exception:
             problems.add(BAD_ADDRESS)
@@ -951,7 +1078,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
     ``unparseable`` is returned. Other problem codes (``bad_charset``,
     ``bad_boundary``, ``bad_date``, ``bad_address``, ``bad_encoding``,
     ``bad_header``, ``no_message_id``, ``truncated``, ``too_deep``) describe
-    recoverable damage.
+    recoverable damage. Other bytes-like inputs are copied to ``bytes`` once.
     """
     try:
         if not isinstance(raw, bytes):

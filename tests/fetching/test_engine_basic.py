@@ -16,3 +16,58 @@ def test_a_new_mailbox_fetches_its_inbox_once(box):
     assert box.fetch().new_messages == 1
     assert Message.objects.filter(mailbox=box.mailbox).count() == 3
     assert Message.objects.get(subject="Tweede").seen_on_server
+
+
+def test_an_unchanged_mailbox_costs_one_status_on_the_kept_open_connection(box, monkeypatch):
+    from postkamer.fetching import engine
+    from postkamer.mail import imap, imapfetch
+
+    box.deliver(make_message("Een"))
+    box.fetch()
+    assert len(engine.pool) == 1
+    calls = []
+    real_status = imapfetch.status
+
+    def status(conn, folder):
+        calls.append(folder)
+        return real_status(conn, folder)
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("not needed for an unchanged mailbox")
+
+    monkeypatch.setattr(imapfetch, "status", status)
+    monkeypatch.setattr(imapfetch, "examine", forbidden)
+    monkeypatch.setattr(imap, "connect", forbidden)
+    outcome = box.fetch()
+    assert outcome.ok and outcome.new_messages == 0
+    assert calls == ["INBOX"]
+
+
+def test_idle_connections_are_pruned(box):
+    from postkamer.fetching import engine
+
+    box.fetch()
+    assert engine.pool.prune() == 0
+    engine.pool.idle_seconds = 0
+    try:
+        assert engine.pool.prune() == 1
+    finally:
+        engine.pool.idle_seconds = engine.POOL_IDLE_SECONDS
+    assert len(engine.pool) == 0
+
+
+def test_a_bulk_fetch_with_background_checkpoints_stores_everything(box, monkeypatch):
+    from django.db import connection
+
+    from postkamer.fetching import engine
+
+    monkeypatch.setattr(engine, "BACKGROUND_CHECKPOINT_FROM", 2)
+    monkeypatch.setattr(engine, "BATCH_MESSAGES", 2)
+    for i in range(5):
+        box.deliver(make_message(f"Bulk {i}"))
+    assert box.fetch().new_messages == 5
+    assert box.subjects() == [f"Bulk {i}" for i in range(5)]
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA wal_autocheckpoint")
+            assert cursor.fetchone()[0] > 0  # restored afterwards

@@ -96,3 +96,34 @@ def test_the_fetch_command_fails_with_the_user_facing_error(box, dovecot):
     dovecot.set_password(box.email, "anders")
     with pytest.raises(CommandError, match="wachtwoord klopt niet"):
         call_command("fetch", str(box.mailbox.pk))
+
+
+def test_an_unexpected_failure_still_finishes_the_run(
+    box, monkeypatch, django_capture_on_commit_callbacks
+):
+    def broken(*args, **kwargs):
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(engine, "sync", broken)
+    run = FetchRun.objects.create(mailbox=box.mailbox, trigger="button")
+    with pytest.raises(RuntimeError):
+        engine.run_queued(run.pk)
+    run.refresh_from_db()
+    assert run.ok is False and run.error_code == "internal_error" and run.finished_at
+    box.mailbox.refresh_from_db()
+    assert box.mailbox.lease_until is None
+
+
+def test_the_progress_bar_shows_messages_and_megabytes():
+    import io
+
+    from postkamer.fetching.management.commands.fetch import _ProgressBar
+
+    out = io.StringIO()
+    bar = _ProgressBar(out)
+    bar(0, 0, 0)  # nothing to do yet: nothing drawn
+    bar(5, 10, 2_500_000)
+    bar(10, 10, 5_000_000)
+    bar.finish()
+    text = out.getvalue()
+    assert "5/10 2.5 MB" in text and "10/10 5.0 MB" in text and text.endswith("\n")

@@ -332,7 +332,7 @@ def test_30mb_message_parses_fast_with_little_extra_memory() -> None:
         tracemalloc.stop()
     assert [a.size for a in pm.attachments] == [11_000_000, 11_000_000]
     assert pm.text.startswith("Grote bijlage.")
-    assert elapsed < 0.5, elapsed
+    assert elapsed < 1.0, elapsed  # ~0.05 s on an idle core; the CI box is shared
     assert peak < len(raw) * 0.1, peak  # far below 2x: bodies are never copied
 
 
@@ -551,3 +551,119 @@ def test_fast_path_failure_falls_back_to_email_parser(monkeypatch: pytest.Monkey
     pm = parse_message(SIMPLE)
     assert pm.problems == ["unparseable"]
     assert pm.subject == "" and pm.message_id is None
+
+
+def test_base64_size_shortcut_is_exact_even_with_stray_whitespace() -> None:
+    rng = random.Random(3)
+    for _ in range(3000):
+        data = rng.randbytes(rng.randrange(0, 3000))
+        enc = base64.encodebytes(data).replace(b"\n", b"\r\n")
+        if rng.random() < 0.5:
+            damaged = bytearray(enc)
+            for _ in range(rng.randrange(1, 4)):
+                damaged.insert(rng.randrange(len(damaged) + 1), rng.choice(b"\r\n \t"))
+            enc = bytes(damaged)
+        raw = mixed(
+            ["Content-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n"]
+        )
+        raw = raw.replace(b"base64\r\n\r\n", b"base64\r\n\r\n" + enc, 1)
+        (att,) = parse_message(raw).attachments
+        assert att.size == len(data)
+
+
+def test_part_without_headers_keeps_its_text() -> None:
+    raw = mixed(
+        ["Gewoon tekst zonder headers\nTweede regel", "Content-Type: text/html\n\n<p>x</p>"]
+    )
+    pm = parse_message(raw)
+    assert pm.text == "Gewoon tekst zonder headers\nTweede regel"
+    assert pm.html == "<p>x</p>"
+    assert parse_message_full(raw).text == pm.text
+
+
+def test_message_without_any_header_is_all_text() -> None:
+    pm = parse_message(b"Dit is geen header\r\n\r\nmaar wel tekst\r\n")
+    assert pm.text == "Dit is geen header\n\nmaar wel tekst\n"
+    assert "bad_header" in pm.problems
+    assert header_block(b"Dit is geen header\r\n\r\nx") == b""
+
+
+@pytest.mark.parametrize("charset", ["unicode_escape", "zlib", "base64", "idna"])
+def test_non_mail_codecs_are_never_used(charset: str) -> None:
+    raw = (
+        f"Content-Type: text/plain; charset={charset}\r\n\r\nC:\\new\\x41 caf".encode()
+        + b"\xc3\xa9"
+    )
+    pm = parse_message(raw)
+    assert pm.text == "C:\\new\\x41 café"
+    assert "bad_charset" in pm.problems
+
+
+def test_html_to_text_strips_tags_cheaply() -> None:
+    from postkamer.mail.mime import html_to_text
+
+    html = "<html><head><style>p{}</style></head><body><p>Hallo&nbsp;<b>Piet</b></p>\n\n<p>tot   ziens</p><script>x()</script></body></html>"
+    assert html_to_text(html) == "Hallo\xa0Piet\ntot ziens"
+
+
+def test_fast_parse_matches_full_parse_on_stdlib_built_messages() -> None:
+    from email.headerregistry import Address as StdAddress
+    from email.policy import default
+
+    rng = random.Random(5)
+    names = ["Jan", "Zoë Müller", "Renée, R.", "O'Brien", 'Kees "de Kat"', "李小龙"]
+    filenames = ["a.pdf", "résumé.pdf", "€ rates.xlsx", "heel lange naam " * 6 + ".txt", "日本.txt"]
+    texts = ["plain ascii\nline", "café ünïcode\n" * 30, "x" * 2000, "日本語 text\n"]
+    for i in range(120):
+        msg = EmailMessage()
+        msg["From"] = StdAddress(rng.choice(names), f"a{i}", "example.nl")
+        msg["To"] = [StdAddress(rng.choice(names[:5]), f"t{k}", "ex.com") for k in range(2)]
+        msg["Subject"] = rng.choice(["Hallo", "Zoë's café \u2013 één", "x" * 120, "Re: 日本語"])
+        msg["Message-ID"] = f"<{i}@x>"
+        text = rng.choice(texts)
+        cte = rng.choice([None, "quoted-printable", "base64", "8bit"])
+        msg.set_content(text, cte=cte if cte and (not text.isascii() or cte != "8bit") else None)
+        if rng.random() < 0.5:
+            msg.add_alternative("<p>" + text + "</p>", subtype="html")
+        for _ in range(rng.randint(0, 3)):
+            data = rng.randbytes(rng.randint(0, 5000))
+            msg.add_attachment(
+                data, maintype="application", subtype="octet-stream", filename=rng.choice(filenames)
+            )
+        if rng.random() < 0.2:
+            inner = EmailMessage()
+            inner["Subject"] = "binnen"
+            inner.set_content("inner body")
+            msg.add_attachment(inner)
+        raw = msg.as_bytes(policy=SMTP if rng.random() < 0.5 else default)
+        fast, full = parse_message(raw), parse_message_full(raw)
+        for name in ("subject", "from_", "to", "text", "html", "message_id"):
+            assert getattr(fast, name) == getattr(full, name), (name, raw[:400])
+        assert [
+            (a.filename, a.content_type, a.part, a.content_type == "message/rfc822" or a.size)
+            for a in fast.attachments
+        ] == [
+            (a.filename, a.content_type, a.part, a.content_type == "message/rfc822" or a.size)
+            for a in full.attachments
+        ]
+
+
+def test_30mb_message_with_huge_text_body_stays_under_one_copy() -> None:
+    rng = random.Random(31)
+    raw = mixed(
+        [
+            "Content-Type: text/plain; charset=utf-8\n\n" + "Grote tekst met café\n" * 600_000,
+            b64_part(rng.randbytes(12_000_000), 'Content-Type: application/pdf; name="a.pdf"'),
+        ]
+    )
+    assert len(raw) > 29_000_000
+    parse_message(raw)
+    tracemalloc.start()
+    try:
+        pm = parse_message(raw)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(pm.text) == len("Grote tekst met café\n") * 600_000
+    # Decoded text plus one normalisation copy; the raw bytes are never copied.
+    assert peak < len(raw), peak

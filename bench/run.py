@@ -1,0 +1,375 @@
+"""Fetch benchmark: raw IMAP limit vs mbsync vs Postkamer's initial sync, polling,
+incremental pick-up and peak memory, against a throwaway Dovecot.
+
+Usage: ``python bench/run.py [--count 10000] [--pollers 1000] [--skip-mbsync]``
+(see bench/README.md). Everything runs in temp directories that are removed at
+the end; nothing here is part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import os
+import resource
+import shutil
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.corpus import generate  # noqa: E402
+from tests.servers.dovecot import Dovecot, make_workdir, remove_workdir  # noqa: E402
+from tests.servers.tls import make_test_ca  # noqa: E402
+
+MB = 1_000_000
+
+
+class BenchDovecot(Dovecot):
+    """The test Dovecot with room for a thousand kept-open IMAP sessions."""
+
+    def _write_config(self) -> None:
+        super()._write_config()
+        with open(self.conf_path, "a") as conf:
+            conf.write(
+                "default_process_limit = 1500\n"
+                "default_client_limit = 6000\n"
+                "service imap {\n  process_limit = 1500\n}\n"
+                "service anvil {\n  client_limit = 6000\n}\n"
+            )
+
+    def add_users(self, users: dict[str, str]) -> None:
+        """Add many users with one passwd-file write and one reload."""
+        with self._lock:
+            self._users.update(users)
+            self._write_passwd()
+        self.doveadm("reload")
+
+
+def _line(label: str, seconds: float, size: int | None = None) -> None:
+    rate = f"  {size / MB / seconds:8.1f} MB/s" if size else ""
+    print(f"{label:<44} {seconds:8.3f} s{rate}", flush=True)
+
+
+# -- (a) the raw limit --------------------------------------------------------------------
+
+
+def raw_fetch(port: int, user: str, password: str) -> tuple[float, int]:
+    """One plain socket: LOGIN, EXAMINE, ``UID FETCH 1:* BODY.PEEK[]``, discard.
+    Returns (seconds, bytes read)."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    buf = bytearray(1 << 20)
+    view = memoryview(buf)
+
+    def until(marker: bytes) -> int:
+        total = 0
+        tail = b""
+        while True:
+            n = sock.recv_into(view)
+            if not n:
+                raise RuntimeError("server closed the connection")
+            total += n
+            tail = (tail + bytes(view[:n]))[-4096:]
+            if marker in tail:
+                return total
+
+    until(b"\r\n")
+    sock.sendall(f'a LOGIN "{user}" "{password}"\r\n'.encode())
+    until(b"a OK")
+    sock.sendall(b"b EXAMINE INBOX\r\n")
+    until(b"b OK")
+    started = time.perf_counter()
+    sock.sendall(b"c UID FETCH 1:* BODY.PEEK[]\r\n")
+    total = until(b"\r\nc OK")
+    seconds = time.perf_counter() - started
+    sock.sendall(b"d LOGOUT\r\n")
+    sock.close()
+    return seconds, total
+
+
+# -- (b) mbsync -------------------------------------------------------------------------------
+
+
+def mbsync(port: int, user: str, password: str, workdir: Path) -> float:
+    """Pull INBOX into a fresh Maildir with isync's mbsync; returns seconds."""
+    maildir = workdir / "maildir"
+    maildir.mkdir()
+    rc = workdir / "mbsyncrc"
+    rc.write_text(
+        f"""IMAPAccount bench
+Host 127.0.0.1
+Port {port}
+User {user}
+Pass {password}
+SSLType None
+AuthMechs LOGIN
+
+IMAPStore remote
+Account bench
+
+MaildirStore local
+Path {maildir}/
+Inbox {maildir}/INBOX
+
+Channel bench
+Far :remote:
+Near :local:
+Patterns INBOX
+Create Near
+Sync Pull
+SyncState *
+"""
+    )
+    started = time.perf_counter()
+    res = subprocess.run(
+        ["mbsync", "-q", "-c", str(rc), "bench"], capture_output=True, text=True, timeout=3600
+    )
+    seconds = time.perf_counter() - started
+    if res.returncode != 0:
+        raise RuntimeError(f"mbsync failed: {res.stderr}")
+    files = sum(1 for _ in (maildir / "INBOX" / "new").iterdir()) + sum(
+        1 for _ in (maildir / "INBOX" / "cur").iterdir()
+    )
+    print(f"  mbsync stored {files} files", flush=True)
+    return seconds
+
+
+# -- Postkamer ----------------------------------------------------------------------------------
+
+
+def setup_django(data_dir: Path) -> None:
+    """Configure Django on a fresh SQLite database in ``data_dir`` and migrate."""
+    os.environ["POSTKAMER_DATA_DIR"] = str(data_dir)
+    os.environ["POSTKAMER_ALLOW_PRIVATE_HOSTS"] = "1"
+    os.environ["POSTKAMER_HUEY_IMMEDIATE"] = "1"
+    os.environ.pop("DATABASE_URL", None)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "postkamer.settings"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    import logging
+
+    # IMAPClient logs every connect/close at INFO: noise across 1,000 mailboxes.
+    logging.getLogger("imapclient").setLevel(logging.WARNING)
+
+
+def make_mailbox(tenant, port: int, user: str, password: str):
+    """A plain-IMAP (loopback) mailbox synchronising from a day ago."""
+    from django.utils import timezone
+
+    from postkamer.mailboxes.models import Mailbox
+
+    box = Mailbox(
+        tenant=tenant,
+        name=user,
+        sender_address=user,
+        imap_host="127.0.0.1",
+        imap_port=port,
+        imap_security="none",
+        allow_insecure=True,
+        imap_username=user,
+        sync_since=timezone.now() - dt.timedelta(days=1),
+    )
+    box.imap_password = password
+    box.save()
+    return box
+
+
+def profiled(enabled: bool, fn, *args):
+    """Call ``fn(*args)``; with ``enabled``, under cProfile, printing the top entries."""
+    if not enabled:
+        return fn(*args)
+    import cProfile
+    import pstats
+
+    profile = cProfile.Profile()
+    result = profile.runcall(fn, *args)
+    pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
+    pstats.Stats(profile).sort_stats("tottime").print_stats(15)
+    return result
+
+
+def postkamer_initial(box, profile: bool = False) -> tuple[float, int]:
+    """Initial sync of ``box`` through the engine; returns (seconds, messages)."""
+    from postkamer.fetching import engine
+
+    started = time.perf_counter()
+    outcome = profiled(profile, engine.fetch_mailbox, box)
+    seconds = time.perf_counter() - started
+    if not outcome.ok:
+        raise RuntimeError(f"Postkamer fetch failed: {outcome.error!r}")
+    return seconds, outcome.new_messages
+
+
+def polling(server: BenchDovecot, tenant, count: int, profile: bool = False) -> None:
+    """(d) Poll ``count`` unchanged, already synced mailboxes with the kept-open pool."""
+    from postkamer.fetching import engine
+
+    users = {f"poll{i:05d}@example.test": f"pw-{i}" for i in range(count)}
+    server.add_users(users)
+    message = b"Subject: een\r\nMessage-ID: <poll@example.test>\r\n\r\nhallo\r\n"
+    lmtp = smtplib.LMTP("127.0.0.1", server.lmtp_port)
+    for user in users:
+        lmtp.sendmail("bench@example.test", [user], message)
+    lmtp.quit()
+    boxes = [make_mailbox(tenant, server.imap_port, u, p) for u, p in users.items()]
+    started = time.perf_counter()
+    for box in boxes:
+        outcome = engine.fetch_mailbox(box)
+        assert outcome.ok and outcome.new_messages == 1, outcome.error
+    _line(f"(d) first sync of {count} one-message mailboxes", time.perf_counter() - started)
+    for box in boxes:
+        box.refresh_from_db()
+
+    def poll_all() -> None:
+        for box in boxes:
+            outcome = engine.fetch_mailbox(box)
+            assert outcome.ok and outcome.new_messages == 0, outcome.error
+
+    started = time.perf_counter()
+    profiled(profile, poll_all)
+    seconds = time.perf_counter() - started
+    _line(f"(d) poll {count} unchanged mailboxes (pool)", seconds)
+    print(
+        f"    {count / seconds:.0f} mailboxes/s, {seconds / count * 1000:.2f} ms each "
+        f"(target: 1,000 in < 5 s)",
+        flush=True,
+    )
+    engine.pool.clear()
+
+
+def incremental(server: BenchDovecot, box, user: str, profile: bool = False) -> None:
+    """(e) 50 new messages picked up on a warm connection."""
+    from postkamer.fetching import engine
+
+    new = list(generate(50, seed=7, scale=0.1))
+    server.deliver_many(user, new)
+    box.refresh_from_db()
+    started = time.perf_counter()
+    outcome = profiled(profile, engine.fetch_mailbox, box)
+    seconds = time.perf_counter() - started
+    assert outcome.ok and outcome.new_messages == 50, outcome
+    _line(f"(e) 50 new messages ({sum(map(len, new)) / MB:.1f} MB), warm", seconds)
+    print("    target: < 0.2 s", flush=True)
+
+
+def memory(server: BenchDovecot, tenant) -> None:
+    """(f) Peak Python memory above idle while fetching one 30 MB message."""
+    import base64
+
+    from postkamer.fetching import engine
+
+    user, password = server.new_user()
+    payload = base64.encodebytes(os.urandom(22 * MB)).replace(b"\n", b"\r\n")
+    raw = (
+        b"From: a@example.test\r\nSubject: groot\r\nMessage-ID: <groot@example.test>\r\n"
+        b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+        b"--b\r\nContent-Type: text/plain\r\n\r\nzie bijlage\r\n"
+        b"--b\r\nContent-Type: application/pdf; name=groot.pdf\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\n" + payload + b"\r\n--b--\r\n"
+    )
+    server.deliver(user, raw)
+    size = len(raw)
+    del payload, raw
+    box = make_mailbox(tenant, server.imap_port, user, password)
+    tracemalloc.start()
+    idle = tracemalloc.get_traced_memory()[0]
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    outcome = engine.fetch_mailbox(box)
+    peak = tracemalloc.get_traced_memory()[1] - idle
+    tracemalloc.stop()
+    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    assert outcome.ok and outcome.new_messages == 1, outcome
+    print(
+        f"(f) one {size / MB:.1f} MB message: Python peak {peak / MB:.1f} MB above idle "
+        f"= {peak / size:.2f}x the message (target < 4x); "
+        f"ru_maxrss grew {(rss_after - rss_before) / 1000:.1f} MB",
+        flush=True,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--count", type=int, default=10000, help="corpus messages (default 10000)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--pollers", type=int, default=1000, help="mailboxes for the polling test")
+    ap.add_argument("--skip-mbsync", action="store_true")
+    ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--port-base", type=int, default=45200)
+    ap.add_argument("--profile", action="store_true", help="cProfile (c), (d) and (e)")
+    args = ap.parse_args(argv)
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 8192)), hard))
+
+    tmp = Path(tempfile.mkdtemp(prefix="postkamer-bench-"))
+    dovecot_dir = make_workdir("postkamer-bench-dovecot-")
+    server = BenchDovecot(dovecot_dir, args.port_base, make_test_ca(tmp / "tls"))
+    server.start()
+    try:
+        user, password = server.new_user()
+        t = time.perf_counter()
+        corpus = list(generate(args.count, seed=args.seed))
+        size = sum(map(len, corpus))
+        print(
+            f"corpus: {len(corpus)} messages, {size / MB:.1f} MB "
+            f"(generated in {time.perf_counter() - t:.1f} s)",
+            flush=True,
+        )
+        t = time.perf_counter()
+        server.deliver_many(user, corpus)
+        del corpus
+        print(f"delivered in {time.perf_counter() - t:.1f} s", flush=True)
+
+        raw_seconds, raw_bytes = min(raw_fetch(server.imap_port, user, password) for _ in range(2))
+        _line("(a) raw limit: UID FETCH 1:* BODY.PEEK[]", raw_seconds, raw_bytes)
+
+        mbsync_seconds = None
+        if not args.skip_mbsync:
+            mbsync_seconds = mbsync(server.imap_port, user, password, tmp)
+            _line("(b) mbsync into a Maildir", mbsync_seconds, size)
+
+        setup_django(tmp / "data")
+        from postkamer.accounts.models import Tenant
+
+        tenant = Tenant.objects.create(name="Bench")
+        box = make_mailbox(tenant, server.imap_port, user, password)
+        pk_seconds, stored = postkamer_initial(box, args.profile)
+        _line(f"(c) Postkamer initial sync ({stored} stored)", pk_seconds, size)
+        print(f"    {pk_seconds / raw_seconds:.2f}x the raw time (target <= 2x)", flush=True)
+        if mbsync_seconds:
+            print(
+                f"    {pk_seconds / mbsync_seconds:.2f}x mbsync's time "
+                f"({'faster' if pk_seconds < mbsync_seconds else 'slower'} than mbsync)",
+                flush=True,
+            )
+        incremental(server, box, user, args.profile)
+        if args.pollers:
+            polling(server, tenant, args.pollers, args.profile)
+        if not args.skip_memory:
+            memory(server, tenant)
+    finally:
+        with contextlib.suppress(Exception):
+            from postkamer.fetching import engine
+
+            engine.pool.clear()
+        server.close()
+        remove_workdir(dovecot_dir)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""The bulk FETCH reader on canned server responses (no server needed)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from types import SimpleNamespace
+
+import pytest
+
+from postkamer.mail import errors, imapfetch
+
+
+def fake_conn(response: bytes) -> SimpleNamespace:
+    sent: list[bytes] = []
+    imap = SimpleNamespace(file=io.BufferedReader(io.BytesIO(response)), send=sent.append)
+    return SimpleNamespace(
+        _imap=imap, host="mail.example", port=143, _options=SimpleNamespace(timeout=5), sent=sent
+    )
+
+
+def tagged(conn_response: bytes) -> tuple[SimpleNamespace, bytes]:
+    # The reader numbers its tags; peek at the next one to build the reply.
+    tag = f"PKF{next(imapfetch._tags) + 1}".encode()
+    return fake_conn(conn_response.replace(b"TAG", tag)), tag
+
+
+def body(uid: int, data: bytes, flags: bytes = b"") -> bytes:
+    return (
+        b'* 1 FETCH (UID %d FLAGS (%s) INTERNALDATE " 6-Nov-2026 23:30:00 +0100" BODY[] {%d}\r\n'
+        % (uid, flags, len(data))
+        + data
+        + b")\r\n"
+    )
+
+
+def test_bodies_flags_and_dates_are_read_exactly():
+    raw = b"Subject: x\r\n\r\n{5}\r\n)\r\n* BYE not really\r\n"
+    conn, _tag = tagged(body(7, raw, b"\\Seen \\Flagged") + b"TAG OK done\r\n")
+    [message] = imapfetch.fetch_messages(conn, [7])
+    assert message.raw == raw
+    assert message.seen and message.flags == ("\\Seen", "\\Flagged")
+    assert message.internal_date == dt.datetime(2026, 11, 6, 22, 30, tzinfo=dt.UTC)
+    assert conn.sent[0].endswith(b" UID FETCH 7 (UID FLAGS INTERNALDATE BODY.PEEK[])\r\n")
+
+
+def test_expunges_flag_updates_and_unasked_uids_are_skipped():
+    response = (
+        b"* 3 EXPUNGE\r\n"
+        b"* 2 FETCH (FLAGS (\\Seen))\r\n"
+        + body(9, b"ongevraagd")
+        + b"* 1 FETCH (UID 4 BODY[] NIL)\r\n"
+        + b"* 1 FETCH (BODY[] {3}\r\nabc UID 5)\r\n"
+        + b"TAG NO [EXPUNGEISSUED] Some messages were expunged\r\n"
+    )
+    conn, _tag = tagged(response)
+    got = [(m.uid, m.raw) for m in imapfetch.fetch_messages(conn, [4, 5, 6])]
+    assert got == [(5, b"abc")]
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        b"* BYE shutting down\r\n",
+        b"TAG BAD syntax\r\n",
+        body(1, b"x" * 100)[:60],  # cut inside the literal
+        b"* 1 FETCH (UID 1 BODY[] {10}\r\nabc",
+        b"",
+    ],
+)
+def test_a_broken_stream_is_a_protocol_error(response):
+    conn, _tag = tagged(response)
+    with pytest.raises(errors.ProtocolError):
+        list(imapfetch.fetch_messages(conn, [1]))
+
+
+def test_uid_sets_are_compact():
+    assert imapfetch.uid_set([5, 1, 2, 3, 9, 10, 3]) == "1:3,5,9:10"
+
+
+def test_internaldate_keeps_its_own_offset():
+    summer = imapfetch.parse_internaldate(b"01-Jul-2026 12:00:00 +0200")
+    assert summer.utcoffset() == dt.timedelta(hours=2)
+    assert summer.astimezone(dt.UTC).hour == 10

@@ -1,0 +1,37 @@
+"""The fetch benchmark must not rot: run it on a tiny corpus."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.servers.plugin import worker_port_base
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_fetch_benchmark_runs_on_a_tiny_corpus():
+    # Offset 40 keeps clear of the session Dovecot and SMTP ports of this worker.
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "run.py"),
+            "--count",
+            "50",
+            "--pollers",
+            "5",
+            "--skip-mbsync",
+            "--skip-memory",
+            "--port-base",
+            str(worker_port_base() + 40),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "POSTKAMER_"))},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "(c) Postkamer initial sync (50 stored)" in result.stdout
+    assert "(d) poll 5 unchanged mailboxes" in result.stdout
