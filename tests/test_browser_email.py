@@ -41,9 +41,6 @@ def browser_env(settings, dovecot):
     return dovecot
 
 
-@pytest.mark.skip(
-    reason="broken by the merge of the owners and fetchui mailbox pages; see the closing note"
-)
 def test_owner_sets_up_a_mailbox_presses_fetch_and_sees_the_new_mail(
     page, live_server, browser_env, imap_user
 ):

@@ -221,8 +221,8 @@ def test_the_envelope_opens_the_default_mailbox_in_the_e_mail_module(client, off
     assert "alert-dot" not in page
 
 
-def test_the_envelope_without_a_default_explains_and_leads_to_my_settings(client, office):
+def test_the_envelope_without_a_default_explains_and_still_opens_the_module(client, office):
     client.force_login(office.advisor)
     page = client.get("/account/settings/").content.decode()
-    assert 'class="envelope has-problem" href="/account/settings/"' in page
+    assert 'class="envelope has-problem" href="/email/"' in page
     assert 'role="img" aria-label="Je hebt geen standaard e-mailbox' in page

@@ -5,19 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
-from django.urls import NoReverseMatch, reverse
-
-# The e-mail module's address until its view (URL name ``email-module``) exists.
-EMAIL_MODULE_PATH = "/email/"
+from django.urls import reverse
 
 
-def email_module_url(mailbox_id: int) -> str:
-    """Where the envelope leads: the e-mail module opened on ``mailbox_id``."""
-    try:
-        base = reverse("email-module")
-    except NoReverseMatch:
-        base = EMAIL_MODULE_PATH
-    return f"{base}?mailbox={mailbox_id}"
+def email_module_url(mailbox_id: int | None) -> str:
+    """Where the envelope leads: the e-mail module, opened on ``mailbox_id`` if given."""
+    base = reverse("email-module")
+    return f"{base}?mailbox={mailbox_id}" if mailbox_id else base
 
 
 def topbar(request: HttpRequest) -> dict[str, Any]:
@@ -28,12 +22,12 @@ def topbar(request: HttpRequest) -> dict[str, Any]:
     from postkamer.mailboxes.access import default_mailbox_problem
 
     problem = default_mailbox_problem(user)
-    # Without a usable default the envelope leads to where one is chosen.
-    url = reverse("my-settings") if problem else email_module_url(user.default_mailbox_id)
+    # Without a usable default the envelope still opens the module (which lists the
+    # user's mailboxes); the red mark next to it says how to choose a default.
     return {
         "can_manage_email": user.has_right("email_manager"),
         "default_mailbox_problem": problem,
-        "email_module_url": url,
+        "email_module_url": email_module_url(None if problem else user.default_mailbox_id),
         # Read at render time, so the notifications page (which marks them read) shows 0.
         "unread_notifications": unread_count(user),
     }
