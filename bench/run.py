@@ -212,6 +212,28 @@ def postkamer_initial(box, profile: bool = False) -> tuple[float, int]:
     return seconds, outcome.new_messages
 
 
+def deliver_by_lmtp(port: int, users: list[str], message: bytes, attempts: int = 5) -> None:
+    """Deliver ``message`` once to each of ``users`` over LMTP.
+
+    Adding users ends with ``doveadm reload``, which restarts Dovecot's services and
+    can reset a connection opened just then: reconnect and go on with the users not
+    yet delivered to (never twice to one user).
+    """
+    pending = list(users)
+    for attempt in range(attempts):
+        try:
+            lmtp = smtplib.LMTP("127.0.0.1", port)
+            while pending:
+                lmtp.sendmail("bench@example.test", [pending[0]], message)
+                pending.pop(0)
+            lmtp.quit()
+            return
+        except (ConnectionResetError, smtplib.SMTPServerDisconnected):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2)
+
+
 def polling(server: BenchDovecot, tenant, count: int, profile: bool = False) -> None:
     """(d) Poll ``count`` unchanged, already synced mailboxes with the kept-open pool."""
     from postkamer.fetching import engine
@@ -219,10 +241,7 @@ def polling(server: BenchDovecot, tenant, count: int, profile: bool = False) -> 
     users = {f"poll{i:05d}@example.test": f"pw-{i}" for i in range(count)}
     server.add_users(users)
     message = b"Subject: een\r\nMessage-ID: <poll@example.test>\r\n\r\nhallo\r\n"
-    lmtp = smtplib.LMTP("127.0.0.1", server.lmtp_port)
-    for user in users:
-        lmtp.sendmail("bench@example.test", [user], message)
-    lmtp.quit()
+    deliver_by_lmtp(server.lmtp_port, list(users), message)
     boxes = [make_mailbox(tenant, server.imap_port, u, p) for u, p in users.items()]
     started = time.perf_counter()
     for box in boxes:
