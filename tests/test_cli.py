@@ -140,3 +140,33 @@ def test_serve_runs_migrations_web_server_and_worker_in_the_data_dir(tmp_path: P
         out, _ = proc.communicate(timeout=30)
     assert "Postkamer draait op" in out
     assert proc.returncode == 0, out
+
+
+@pytest.mark.skipif(os.environ.get("DATABASE_URL") is not None, reason="embedded default only")
+def test_bootstrap_works_on_a_fresh_data_dir(tmp_path: Path):
+    env = {
+        **os.environ,
+        "POSTKAMER_DATA_DIR": str(tmp_path),
+        "POSTKAMER_ADMIN_PASSWORD": "Sterk-ww-123",
+    }
+    env["DJANGO_SETTINGS_MODULE"] = "postkamer.settings"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "postkamer.cli",
+            "bootstrap",
+            "--tenant",
+            "Vers",
+            "--edition",
+            "compleet",
+            "--admin",
+            "beheer@vers.nl",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "beheer@vers.nl created" in result.stdout

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from postkamer.accounts import services
@@ -21,6 +22,8 @@ class Command(BaseCommand):
 
         from postkamer.accounts.models import User
 
+        # The first command on a fresh data dir: bring the database up to date.
+        call_command("migrate", interactive=False, verbosity=0)
         existing = User.objects.filter(email=options["admin"].lower()).first()
         password = (
             "" if existing else password_from("POSTKAMER_ADMIN_PASSWORD", "Wachtwoord / password: ")
