@@ -15,6 +15,9 @@ from tests.browser_plugin import login
 
 engine_available = importlib.util.find_spec("postkamer.fetching.engine") is not None
 
+SHOTS = __import__("pathlib").Path(__file__).resolve().parent.parent / "test-results"
+SHOTS.mkdir(exist_ok=True)
+
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
@@ -89,6 +92,7 @@ def test_owner_sets_up_a_mailbox_presses_fetch_and_sees_the_new_mail(
         page.locator("#message-list td.subject", has_text=subject).wait_for()
     # The script swapped the list in place: the page itself was not reloaded.
     assert page.url.endswith("/email/")
+    page.screenshot(path=str(SHOTS / "email-module.png"), full_page=True)
 
 
 def test_wrong_password_disables_the_mailbox_after_max_errors_and_tells_the_owner(

@@ -9,6 +9,9 @@ from postkamer.mailboxes import access
 from tests import factories
 from tests.browser_plugin import login
 
+SHOTS = __import__("pathlib").Path(__file__).resolve().parent.parent / "test-results"
+SHOTS.mkdir(exist_ok=True)
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
@@ -45,6 +48,7 @@ def test_an_administrator_manages_owners_and_chooses_a_default_mailbox(
     candidate.get_by_role("button", name="Toevoegen").click()
     status = page.locator("[data-owners-status]")
     expect(status).to_have_text("Piet Pietersen heeft nu toegang.")
+    page.screenshot(path=str(SHOTS / "owners-tab.png"), full_page=True)
     current = page.locator("section", has=page.get_by_role("heading", name="Iedereen met toegang"))
     current.locator("li", has_text="Piet Pietersen").get_by_role(
         "button", name="Verwijderen"

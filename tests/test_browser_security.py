@@ -8,6 +8,9 @@ from tests import factories
 from tests.dnschecks_support import serve_case
 from tests.mail.dnsauth_zones import SMTP_IP, Case
 
+SHOTS = __import__("pathlib").Path(__file__).resolve().parent.parent / "test-results"
+SHOTS.mkdir(exist_ok=True)
+
 pytestmark = [pytest.mark.browser]
 
 # A domain of this test's own, so breaking and fixing it disturbs no other test.
@@ -38,6 +41,7 @@ def test_a_manager_sees_a_missing_spf_record_fixes_it_and_checks_again(
     assert spf.locator(".copybox pre").inner_text() == f"v=spf1 ip4:{SMTP_IP} -all"
     assert page.locator("#verdict-dkim .badge").get_attribute("data-status") == "ok"
     assert "Gecontroleerd op" in page.inner_text(".checked-at")
+    page.screenshot(path=str(SHOTS / "security-tab.png"), full_page=True)
 
     serve_case(dns_server, Case(DOMAIN, ("ok", "ok", "ok")))
     page.click("button:has-text('Opnieuw controleren')")
