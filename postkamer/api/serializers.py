@@ -8,29 +8,14 @@ from rest_framework import serializers
 
 from postkamer.accounts.models import Organisation, User, WorkflowGroup
 from postkamer.mailboxes import audit
-from postkamer.mailboxes.models import AuditAction, Mailbox, MailboxAuditEntry
+from postkamer.mailboxes.models import (
+    SETTINGS_FIELDS,
+    AuditAction,
+    Mailbox,
+    MailboxAuditEntry,
+)
 from postkamer.mailboxes.validation import mailbox_errors
 
-SETTINGS_FIELDS = [
-    "name",
-    "sender_address",
-    "display_name",
-    "type",
-    "imap_host",
-    "imap_port",
-    "imap_security",
-    "imap_username",
-    "smtp_host",
-    "smtp_port",
-    "smtp_security",
-    "smtp_username",
-    "allow_insecure",
-    "interval_minutes",
-    "max_errors",
-    "sent_folder",
-    "junk_folder",
-    "sync_since",
-]
 STATUS_FIELDS = [
     "error_count",
     "last_error",

@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from postkamer.mailboxes.folders import JUNK, SENT, FolderListing
-from postkamer.mailboxes.models import INTERVAL_VALUES, Mailbox
+from postkamer.mailboxes.models import INTERVAL_VALUES, SETTINGS_FIELDS, Mailbox
 from postkamer.mailboxes.validation import mailbox_errors
 
 _KEEP = _("Leave empty to keep the current password.")
@@ -38,25 +38,7 @@ class MailboxForm(forms.ModelForm):
 
     class Meta:
         model = Mailbox
-        fields = [
-            "name",
-            "sender_address",
-            "display_name",
-            "type",
-            "imap_host",
-            "imap_port",
-            "imap_security",
-            "imap_username",
-            "smtp_host",
-            "smtp_port",
-            "smtp_security",
-            "smtp_username",
-            "allow_insecure",
-            "max_errors",
-            "sent_folder",
-            "junk_folder",
-            "sync_since",
-        ]
+        fields = [f for f in SETTINGS_FIELDS if f != "interval_minutes"]
         widgets = {
             "sync_since": forms.DateTimeInput(
                 attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"

@@ -27,6 +27,30 @@ INTERVAL_CHOICES = [(None, _("none")), *[(m, _("%d min") % m) for m in (1, 5, 10
 INTERVAL_VALUES = (1, 5, 10, 15, 30, 60)
 
 
+# The settings a manager edits, in form order (SPEC §6 names). The web form shows
+# ``interval_minutes`` as its own "interval" choice field; the API takes it as is.
+SETTINGS_FIELDS = (
+    "name",
+    "sender_address",
+    "display_name",
+    "type",
+    "imap_host",
+    "imap_port",
+    "imap_security",
+    "imap_username",
+    "smtp_host",
+    "smtp_port",
+    "smtp_security",
+    "smtp_username",
+    "allow_insecure",
+    "interval_minutes",
+    "max_errors",
+    "sent_folder",
+    "junk_folder",
+    "sync_since",
+)
+
+
 def _now() -> timezone.datetime:
     return timezone.now()
 
