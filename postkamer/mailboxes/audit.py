@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from postkamer import crypto
 from postkamer.accounts.models import User
-from postkamer.mailboxes.models import AuditAction, Mailbox, MailboxAuditEntry
+from postkamer.mailboxes.models import SETTINGS_FIELDS, AuditAction, Mailbox, MailboxAuditEntry
 
 # Keys whose *values* must never be stored, whatever a caller passes by mistake.
 _SECRET_WORDS = ("password", "secret", "token", "_enc")
@@ -52,27 +52,11 @@ def record(mailbox: Mailbox, actor: User | None, action: str, **detail: Any) -> 
 
 # Settings whose change is logged. The encrypted columns are compared to notice a
 # new password, but only the plain field name ever reaches the log.
+# Model column -> the setting's name in the log (secret columns log their field name).
 _WATCHED = {
-    "name": "name",
-    "sender_address": "sender_address",
-    "display_name": "display_name",
-    "type": "type",
-    "imap_host": "imap_host",
-    "imap_port": "imap_port",
-    "imap_security": "imap_security",
-    "imap_username": "imap_username",
+    **{name: name for name in SETTINGS_FIELDS},
     "imap_password_enc": "imap_password",
-    "smtp_host": "smtp_host",
-    "smtp_port": "smtp_port",
-    "smtp_security": "smtp_security",
-    "smtp_username": "smtp_username",
     "smtp_password_enc": "smtp_password",
-    "allow_insecure": "allow_insecure",
-    "interval_minutes": "interval_minutes",
-    "max_errors": "max_errors",
-    "sent_folder": "sent_folder",
-    "junk_folder": "junk_folder",
-    "sync_since": "sync_since",
 }
 
 
