@@ -155,7 +155,8 @@ def huey(directory: Path) -> dict[str, Any]:
     url = os.environ.get("REDIS_URL")
     if url:
         return {
-            "huey_class": "huey.RedisHuey",
+            # The fetch button outranks the schedule: plain RedisHuey has no priorities.
+            "huey_class": "huey.PriorityRedisHuey",
             "name": "postkamer",
             "url": url,
             "immediate": immediate,

@@ -39,6 +39,6 @@ def test_database_url_switches_to_postgresql(monkeypatch, tmp_path):
 
 def test_redis_url_switches_huey_to_redis(monkeypatch, tmp_path):
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
-    assert envconf.huey(tmp_path)["huey_class"] == "huey.RedisHuey"
+    assert envconf.huey(tmp_path)["huey_class"] == "huey.PriorityRedisHuey"
     monkeypatch.delenv("REDIS_URL")
     assert envconf.huey(tmp_path)["huey_class"] == "huey.SqliteHuey"
