@@ -1,0 +1,298 @@
+"""Where the raw bytes of fetched messages live: the database or append-only packs.
+
+Two backends, chosen by ``settings.POSTKAMER_RAW_STORE``:
+
+``database``
+    The bytes go into ``RawMessage.data`` inside the batch's transaction. Every
+    process that can reach the database can read them, which is what a scaled-out
+    deployment (``DATABASE_URL``, several machines) needs.
+
+``pack``
+    The bytes are appended to segment files ``DATA_DIR/mail/packs/NNNNNN.pack``
+    (a new segment after ``SEGMENT_LIMIT`` bytes), one ``writev`` and one
+    ``fsync`` per batch, and the row records ``(pack, offset)``. SQLite then
+    only writes small rows instead of writing every byte twice through its WAL.
+
+Durability and ordering (SPEC §4, "lose nothing"): :meth:`PackSession.put_batch`
+returns only after the bytes (and, for a new segment, the directory entry) are
+fsynced, and the caller commits the rows that point at them afterwards. A crash
+in between leaves bytes nobody points at at the end of a segment; the next
+append starts at the file's real end (``lseek(SEEK_END)`` under the lock), never
+at a remembered one, and ``gc-raw`` reclaims the tail.
+
+Concurrency: appends take an exclusive ``flock`` on ``packs/append.lock``, so
+two writers (threads or processes) never interleave. A writer also holds a
+*shared* ``flock`` on the segment it wrote to until its transaction has ended
+(the :func:`session` context); ``gc-raw`` takes an *exclusive* lock on a
+segment before it looks for the rows in it, so it never misses rows that are
+about to be committed. Writers only ever append to the newest segment, and the
+garbage collector only rewrites older ("sealed") ones, so the two locks are
+always taken in the same order and cannot deadlock.
+
+Rows say where their bytes are (``pack`` NULL = in ``data``), so :func:`read`
+works for both kinds whatever the current setting.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+
+from postkamer.messages.models import RawMessage
+
+DATABASE = "database"
+PACK = "pack"
+CHOICES = (DATABASE, PACK)
+
+#: A new segment is started once the current one would grow past this.
+SEGMENT_LIMIT = 1 << 30
+_SUFFIX = ".pack"
+_APPEND_LOCK = "append.lock"
+_GC_LOCK = "gc.lock"
+
+
+class RawMissing(Exception):
+    """The bytes a row points at are gone or do not match its SHA-256."""
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where one message's bytes went: a pack segment and offset, or (database
+    store) the bytes themselves, to be written into the row."""
+
+    pack: int | None = None
+    offset: int | None = None
+    data: bytes = b""
+
+
+def current_kind() -> str:
+    """Return the configured backend name (``pack`` or ``database``)."""
+    return getattr(settings, "POSTKAMER_RAW_STORE", DATABASE)
+
+
+def packs_dir() -> Path:
+    """Return the directory of the pack segments (not created here)."""
+    return Path(settings.DATA_DIR) / "mail" / "packs"
+
+
+def segment_path(number: int, directory: Path | None = None) -> Path:
+    """Return the file name of segment ``number``."""
+    return (directory or packs_dir()) / f"{number:06d}{_SUFFIX}"
+
+
+def segments(directory: Path | None = None) -> list[int]:
+    """Return the numbers of the existing segments, oldest first."""
+    directory = directory or packs_dir()
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return []
+    return sorted(
+        int(name[: -len(_SUFFIX)])
+        for name in names
+        if name.endswith(_SUFFIX) and name[: -len(_SUFFIX)].isdigit()
+    )
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _ensure_dir(directory: Path) -> None:
+    if directory.is_dir():
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    # The directory entries must survive a crash as well as the files in them.
+    _fsync_dir(directory)
+    _fsync_dir(directory.parent)
+
+
+@contextlib.contextmanager
+def _flock(path: Path, mode: int) -> Iterator[int]:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, mode)
+        yield fd
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _write_all(fd: int, chunks: list[bytes]) -> None:
+    """Write ``chunks`` at the end of ``fd`` with as few system calls as possible.
+
+    ``writev`` takes at most IOV_MAX buffers and may write short; the loop
+    continues where it stopped without copying the batch into one buffer.
+    """
+    limit = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 1024
+    views = [memoryview(c) for c in chunks if c]
+    while views:
+        written = os.writev(fd, views[:limit])
+        while written and views:
+            first = views[0]
+            if written >= len(first):
+                written -= len(first)
+                views.pop(0)
+            else:
+                views[0] = first[written:]
+                written = 0
+
+
+class PackSession:
+    """Appends batches to the newest segment; see the module docstring.
+
+    Holds a shared lock on every segment it wrote to until :meth:`close`, which
+    the caller runs after its transaction has committed or rolled back.
+    """
+
+    def __init__(self, directory: Path | None = None, limit: int = SEGMENT_LIMIT) -> None:
+        self.directory = directory or packs_dir()
+        self.limit = limit
+        self._pins: dict[int, int] = {}
+
+    def _pin(self, number: int) -> int:
+        fd = self._pins.get(number)
+        if fd is None:
+            fd = os.open(segment_path(number, self.directory), os.O_RDWR | os.O_APPEND)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH)
+            except BaseException:
+                os.close(fd)
+                raise
+            self._pins[number] = fd
+        return fd
+
+    def _segment_for(self, size: int) -> int:
+        """Return the segment to append ``size`` bytes to (under the append lock)."""
+        numbers = segments(self.directory)
+        if numbers:
+            current = numbers[-1]
+            end = os.stat(segment_path(current, self.directory)).st_size
+            if end == 0 or end + size <= self.limit:
+                return current
+        return self._new_segment(numbers[-1] + 1 if numbers else 1)
+
+    def _new_segment(self, number: int) -> int:
+        fd = os.open(
+            segment_path(number, self.directory), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600
+        )
+        os.close(fd)
+        _fsync_dir(self.directory)
+        return number
+
+    def put_batch(self, items: list[tuple[str, bytes]]) -> dict[str, Location]:
+        """Append the bytes of ``items`` ((sha256, bytes) pairs; a hash given twice
+        is written once) and return where each went; durable on return."""
+        unique: dict[str, bytes] = {}
+        for sha, data in items:
+            unique.setdefault(sha, data)
+        if not unique:
+            return {}
+        _ensure_dir(self.directory)
+        total = sum(map(len, unique.values()))
+        with _flock(self.directory / _APPEND_LOCK, fcntl.LOCK_EX):
+            number = self._segment_for(total)
+            fd = self._pin(number)
+            # The file's real end, not a stored pointer: a crashed writer's
+            # unreferenced tail simply stays where it is.
+            start = os.lseek(fd, 0, os.SEEK_END)
+            _write_all(fd, list(unique.values()))
+            os.fsync(fd)
+        locations = {}
+        offset = start
+        for sha, data in unique.items():
+            locations[sha] = Location(pack=number, offset=offset)
+            offset += len(data)
+        return locations
+
+    def close(self) -> None:
+        """Release the segment pins (after the rows' transaction has ended)."""
+        pins, self._pins = self._pins, {}
+        for fd in pins.values():
+            os.close(fd)
+
+
+class DatabaseSession:
+    """The bytes travel with the row: nothing is written before the transaction."""
+
+    def put_batch(self, items: list[tuple[str, bytes]]) -> dict[str, Location]:
+        """Return the bytes as locations; the caller writes them into the rows."""
+        return {sha: Location(data=data) for sha, data in items}
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+@contextlib.contextmanager
+def session(kind: str | None = None) -> Iterator[PackSession | DatabaseSession]:
+    """A writer for one batch: ``put_batch`` before the transaction, commit the
+    rows inside the ``with`` block, so pack pins last until the commit is done."""
+    writer = PackSession() if (kind or current_kind()) == PACK else DatabaseSession()
+    try:
+        yield writer
+    finally:
+        writer.close()
+
+
+def put_batch(items: list[tuple[str, bytes]], kind: str | None = None) -> dict[str, Location]:
+    """Store ``items`` with the configured backend and return their locations.
+
+    For ``pack`` the bytes are durable on return; for ``database`` the locations
+    carry the bytes, which become durable with the caller's rows. Callers that
+    commit rows afterwards should prefer :func:`session`, which keeps the
+    segment pinned against ``gc-raw`` until the rows are committed.
+    """
+    with session(kind) as writer:
+        return writer.put_batch(items)
+
+
+def read_location(pack: int, offset: int, size: int, directory: Path | None = None) -> bytes:
+    """Return ``size`` bytes at ``offset`` of segment ``pack``."""
+    fd = os.open(segment_path(pack, directory), os.O_RDONLY)
+    try:
+        buf = bytearray(size)
+        view = memoryview(buf)
+        got = 0
+        while got < size:
+            n = os.preadv(fd, [view[got:]], offset + got)
+            if not n:
+                break
+            got += n
+        view.release()
+    finally:
+        os.close(fd)
+    if got != size:
+        raise RawMissing(f"segment {pack} ends before offset {offset}+{size}")
+    return bytes(buf)
+
+
+def read(raw: RawMessage) -> bytes:
+    """Return the exact bytes of ``raw``, wherever the row says they are.
+
+    Pack bytes are checked against the row's SHA-256. When ``gc-raw`` moved them
+    meanwhile (the segment is gone), the row is read again once.
+    """
+    for attempt in range(2):
+        if raw.pack is None:
+            return bytes(raw.data)
+        try:
+            data = read_location(raw.pack, raw.offset or 0, raw.size)
+        except FileNotFoundError:
+            if attempt:
+                raise RawMissing(f"segment {raw.pack} of raw message {raw.pk} is gone") from None
+            raw.refresh_from_db(fields=["pack", "offset", "data"])
+            continue
+        if hashlib.sha256(data).hexdigest() != raw.sha256:
+            raise RawMissing(f"raw message {raw.pk}: bytes in segment {raw.pack} do not match")
+        return data
+    raise AssertionError("unreachable")
