@@ -44,6 +44,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError, Sum
 
 from postkamer.messages.models import RawMessage
 
@@ -296,3 +298,113 @@ def read(raw: RawMessage) -> bytes:
             raise RawMissing(f"raw message {raw.pk}: bytes in segment {raw.pack} do not match")
         return data
     raise AssertionError("unreachable")
+
+
+# -- garbage ------------------------------------------------------------------------
+
+#: Segments whose referenced bytes fall below this share of the file are rewritten.
+REWRITE_BELOW = 0.5
+#: Bytes copied per put_batch while rewriting, to bound memory.
+_COPY_CHUNK = 64 * 1024 * 1024
+
+
+@dataclass
+class GcResult:
+    """What :func:`collect_garbage` did."""
+
+    rows_deleted: int = 0
+    segments_rewritten: int = 0
+    bytes_reclaimed: int = 0
+
+
+def delete_unreferenced() -> int:
+    """Delete the raw rows no message points at (deleting a mailbox leaves them,
+    ``Message.raw`` is PROTECT); returns how many."""
+    deleted = 0
+    ids = list(RawMessage.objects.filter(messages__isnull=True).values_list("pk", flat=True))
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        try:
+            with transaction.atomic():
+                # Filtered again: a fetch may have pointed a new message at one of
+                # them since; the foreign key refuses a race we did not see.
+                doomed = RawMessage.objects.filter(pk__in=chunk, messages__isnull=True)
+                deleted += doomed.delete()[0]
+        except (IntegrityError, ProtectedError):
+            continue  # left for the next run
+    return deleted
+
+
+def _seal(number: int, directory: Path) -> None:
+    """Make sure writers no longer append to segment ``number``."""
+    _ensure_dir(directory)
+    with _flock(directory / _APPEND_LOCK, fcntl.LOCK_EX):
+        numbers = segments(directory)
+        if numbers and numbers[-1] == number:
+            PackSession(directory)._new_segment(number + 1)
+
+
+def _rewrite(number: int, directory: Path) -> int:
+    """Copy the live entries of segment ``number`` to the newest segment, repoint
+    their rows and delete the file; returns the bytes freed."""
+    _seal(number, directory)
+    path = segment_path(number, directory)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        # Writers keep a shared lock until their rows are committed: once we hold
+        # the exclusive one, every row that will ever point here is visible, and
+        # no new one can appear because the segment is sealed.
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        size = os.fstat(fd).st_size
+        rows = list(
+            RawMessage.objects.filter(pack=number)
+            .order_by("offset")
+            .values_list("pk", "sha256", "size", "offset")
+        )
+        with session(PACK) as writer:
+            start = 0
+            while start < len(rows):
+                chunk, total = [], 0
+                while start < len(rows) and (not chunk or total < _COPY_CHUNK):
+                    chunk.append(rows[start])
+                    total += rows[start][2]
+                    start += 1
+                items = []
+                for _pk, sha, length, offset in chunk:
+                    data = read_location(number, offset, length, directory)
+                    if hashlib.sha256(data).hexdigest() != sha:
+                        raise RawMissing(f"segment {number} at {offset}: bytes do not match")
+                    items.append((sha, data))
+                moved = writer.put_batch(items)
+                with transaction.atomic():
+                    for pk, sha, _length, offset in chunk:
+                        RawMessage.objects.filter(pk=pk, pack=number, offset=offset).update(
+                            pack=moved[sha].pack, offset=moved[sha].offset
+                        )
+        if RawMessage.objects.filter(pack=number).exists():
+            raise RawMissing(f"segment {number} still has rows after its rewrite")
+        os.unlink(path)
+        _fsync_dir(directory)
+        return size - sum(r[2] for r in rows)
+    finally:
+        os.close(fd)
+
+
+def collect_garbage(threshold: float = REWRITE_BELOW, directory: Path | None = None) -> GcResult:
+    """Delete unreferenced raw rows, then rewrite every pack segment whose live
+    bytes are below ``threshold`` of its size. One collector runs at a time."""
+    result = GcResult(rows_deleted=delete_unreferenced())
+    directory = directory or packs_dir()
+    if not directory.is_dir():
+        return result
+    with _flock(directory / _GC_LOCK, fcntl.LOCK_EX):
+        for number in segments(directory):
+            size = segment_path(number, directory).stat().st_size
+            live = RawMessage.objects.filter(pack=number).aggregate(n=Sum("size"))["n"] or 0
+            if size and live >= threshold * size:
+                continue
+            if not size and number == segments(directory)[-1]:
+                continue  # the empty newest segment is where the next batch goes
+            result.bytes_reclaimed += _rewrite(number, directory)
+            result.segments_rewritten += 1
+    return result
