@@ -302,7 +302,7 @@ def store_batch(
         # BEGIN): only what is neither stored nor skipped, and durable before any
         # row can point at it.
         _present, _known, todo, raw_ids = _to_store(state, uidvalidity, items)
-        locations = raws.put_batch(
+        locations, durable = raws.begin_batch(
             [(item.sha256, item.fetched.raw) for item in todo if item.sha256 not in raw_ids]
         )
         with transaction.atomic():
@@ -350,6 +350,9 @@ def store_batch(
             FolderState.objects.filter(pk=state.pk).update(
                 uidvalidity=uidvalidity, last_uid=new_last, updated_at=fetched_at
             )
+            # Lose nothing: the bytes must be on disk before any row pointing at
+            # them commits (a failure here rolls the batch back).
+            durable()
     state.uidvalidity = uidvalidity
     state.last_uid = new_last
     return BatchResult(stored=len(todo), skipped=len(items) - len(todo), last_uid=new_last)

@@ -15,7 +15,9 @@ Two backends, chosen by ``settings.POSTKAMER_RAW_STORE``:
 
 Durability and ordering (SPEC §4, "lose nothing"): :meth:`PackSession.put_batch`
 returns only after the bytes (and, for a new segment, the directory entry) are
-fsynced, and the caller commits the rows that point at them afterwards. A crash
+fsynced, and the caller commits the rows that point at them afterwards; the
+fetch uses :meth:`PackSession.begin_batch`, which writes in a helper thread while
+the rows are inserted and is waited for before the commit. A crash
 in between leaves bytes nobody points at at the end of a segment; the next
 append starts at the file's real end (``lseek(SEEK_END)`` under the lock), never
 at a remembered one, and ``gc-raw`` reclaims the tail.
@@ -39,7 +41,8 @@ import contextlib
 import fcntl
 import hashlib
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,8 +133,12 @@ def _flock(path: Path, mode: int) -> Iterator[int]:
         os.close(fd)  # closing releases the lock
 
 
-def _write_all(fd: int, chunks: list[bytes]) -> None:
-    """Write ``chunks`` at the end of ``fd`` with as few system calls as possible.
+def _nothing() -> None:
+    return None
+
+
+def _write_all(fd: int, chunks: list[bytes], offset: int) -> None:
+    """Write ``chunks`` at ``offset`` of ``fd`` with as few system calls as possible.
 
     ``writev`` takes at most IOV_MAX buffers and may write short; the loop
     continues where it stopped without copying the batch into one buffer.
@@ -139,7 +146,8 @@ def _write_all(fd: int, chunks: list[bytes]) -> None:
     limit = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 1024
     views = [memoryview(c) for c in chunks if c]
     while views:
-        written = os.writev(fd, views[:limit])
+        written = os.pwritev(fd, views[:limit], offset)
+        offset += written
         while written and views:
             first = views[0]
             if written >= len(first):
@@ -161,11 +169,13 @@ class PackSession:
         self.directory = directory or packs_dir()
         self.limit = limit
         self._pins: dict[int, int] = {}
+        self._writers: list[threading.Thread] = []
 
     def _pin(self, number: int) -> int:
         fd = self._pins.get(number)
         if fd is None:
-            fd = os.open(segment_path(number, self.directory), os.O_RDWR | os.O_APPEND)
+            # Not O_APPEND: pwritev writes at the reserved offset.
+            fd = os.open(segment_path(number, self.directory), os.O_RDWR)
             try:
                 fcntl.flock(fd, fcntl.LOCK_SH)
             except BaseException:
@@ -195,11 +205,28 @@ class PackSession:
     def put_batch(self, items: list[tuple[str, bytes]]) -> dict[str, Location]:
         """Append the bytes of ``items`` ((sha256, bytes) pairs; a hash given twice
         is written once) and return where each went; durable on return."""
+        locations, durable = self.begin_batch(items)
+        durable()
+        return locations
+
+    def begin_batch(
+        self, items: list[tuple[str, bytes]]
+    ) -> tuple[dict[str, Location], Callable[[], None]]:
+        """Reserve room for ``items`` and start writing them in a helper thread;
+        returns their locations and a function that waits until the bytes are
+        fsynced (raising if writing failed). The caller may insert rows pointing
+        at the locations meanwhile, but must call it before committing them.
+
+        The room is reserved under the append lock by growing the file
+        (``ftruncate`` from the real end), so concurrent writers get disjoint
+        ranges and never interleave; a crash before the data lands leaves an
+        unreferenced hole, like any other dead tail.
+        """
         unique: dict[str, bytes] = {}
         for sha, data in items:
             unique.setdefault(sha, data)
         if not unique:
-            return {}
+            return {}, _nothing
         _ensure_dir(self.directory)
         total = sum(map(len, unique.values()))
         with _flock(self.directory / _APPEND_LOCK, fcntl.LOCK_EX):
@@ -208,17 +235,40 @@ class PackSession:
             # The file's real end, not a stored pointer: a crashed writer's
             # unreferenced tail simply stays where it is.
             start = os.lseek(fd, 0, os.SEEK_END)
-            _write_all(fd, list(unique.values()))
-            os.fsync(fd)
+            os.ftruncate(fd, start + total)
         locations = {}
         offset = start
         for sha, data in unique.items():
             locations[sha] = Location(pack=number, offset=offset)
             offset += len(data)
-        return locations
+        failure: list[BaseException] = []
+
+        def write() -> None:
+            try:
+                _write_all(fd, list(unique.values()), start)
+                os.fsync(fd)
+            except BaseException as exc:
+                failure.append(exc)
+
+        # writev and fsync release the GIL: the bytes go to disk while the caller
+        # inserts its rows.
+        thread = threading.Thread(target=write, name="pack-writer", daemon=True)
+        thread.start()
+        self._writers.append(thread)
+
+        def durable() -> None:
+            thread.join()
+            if failure:
+                raise failure[0]
+
+        return locations, durable
 
     def close(self) -> None:
         """Release the segment pins (after the rows' transaction has ended)."""
+        # A failed caller may not have waited: the writers still use the fds.
+        for thread in self._writers:
+            thread.join()
+        self._writers = []
         pins, self._pins = self._pins, {}
         for fd in pins.values():
             os.close(fd)
@@ -226,6 +276,12 @@ class PackSession:
 
 class DatabaseSession:
     """The bytes travel with the row: nothing is written before the transaction."""
+
+    def begin_batch(
+        self, items: list[tuple[str, bytes]]
+    ) -> tuple[dict[str, Location], Callable[[], None]]:
+        """Like :meth:`put_batch`; there is nothing to wait for."""
+        return self.put_batch(items), _nothing
 
     def put_batch(self, items: list[tuple[str, bytes]]) -> dict[str, Location]:
         """Return the bytes as locations; the caller writes them into the rows."""
