@@ -10,6 +10,7 @@ _ALIASES = {
     ("user", "add"): "user_add",
     ("check-dns",): "check_dns",
     ("rotate-keys",): "rotate_keys",
+    ("gc-raw",): "gc_raw",
 }
 
 

@@ -142,6 +142,23 @@ def database(directory: Path) -> dict[str, Any]:
     }
 
 
+def raw_store() -> str:
+    """Return ``POSTKAMER_RAW_STORE``: ``pack`` or ``database``.
+
+    Default: ``pack`` on the embedded SQLite (one machine, and SQLite would
+    write every byte twice through its WAL), ``database`` with ``DATABASE_URL``
+    (web and worker processes on several machines must all read the bytes).
+    """
+    raw = (os.environ.get("POSTKAMER_RAW_STORE") or "").strip().lower()
+    if not raw:
+        return "database" if os.environ.get("DATABASE_URL") else "pack"
+    if raw not in {"pack", "database"}:
+        raise ImproperlyConfigured(
+            f"POSTKAMER_RAW_STORE must be 'pack' or 'database', not {raw!r}."
+        )
+    return raw
+
+
 def huey(directory: Path) -> dict[str, Any]:
     """Return the Huey settings: Redis with ``REDIS_URL``, SQLite in the data dir otherwise."""
     immediate = boolean("POSTKAMER_HUEY_IMMEDIATE", default=False)

@@ -81,6 +81,9 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": envconf.database(DATA_DIR)}
+# Where raw message bytes go: "pack" (segment files in DATA_DIR/mail/packs) or
+# "database"; see postkamer.messages.rawstore.
+POSTKAMER_RAW_STORE = envconf.raw_store()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from postkamer.fetching.models import FetchRun
 from postkamer.mailboxes.models import Mailbox
+from postkamer.messages import rawstore
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -132,7 +133,7 @@ def test_raw_message_downloads_the_stored_bytes(api, office):
     response = api.get(f"/api/v1/messages/{msg.pk}/raw/")
     assert response.status_code == 200
     assert response["Content-Type"] == "message/rfc822"
-    assert response.content == bytes(msg.raw.data)
+    assert response.content == rawstore.read(msg.raw)
     assert b"Subject: Ruw" in response.content
 
 

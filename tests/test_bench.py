@@ -33,5 +33,6 @@ def test_the_fetch_benchmark_runs_on_a_tiny_corpus():
         env={k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "POSTKAMER_"))},
     )
     assert result.returncode == 0, result.stderr
-    assert "(c) Postkamer initial sync (50 stored)" in result.stdout
+    assert "(c) Postkamer initial sync, pack store (50 stored)" in result.stdout
+    assert "(c) Postkamer initial sync, database store (50 stored)" in result.stdout
     assert "(d) poll 5 unchanged mailboxes" in result.stdout

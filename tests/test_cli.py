@@ -26,6 +26,7 @@ def test_friendly_verbs_map_to_django_commands():
     ]
     assert translate_argv(["postkamer", "check-dns", "x.nl"]) == ["postkamer", "check_dns", "x.nl"]
     assert translate_argv(["postkamer", "migrate"]) == ["postkamer", "migrate"]
+    assert translate_argv(["postkamer", "gc-raw"]) == ["postkamer", "gc_raw"]
 
 
 @pytest.mark.django_db

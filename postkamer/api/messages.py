@@ -23,6 +23,7 @@ from postkamer.fetching.queue import request_fetch
 from postkamer.mail.mime import sanitize_html
 from postkamer.mailboxes import access, folders
 from postkamer.mailboxes.models import Mailbox, MailboxType
+from postkamer.messages import rawstore
 from postkamer.messages.access import get_message
 from postkamer.messages.models import Folder, Message
 
@@ -273,6 +274,6 @@ class MessageRawView(BaseAPIView):
     @extend_schema(responses={(200, "message/rfc822"): bytes})
     def get(self, request: Request, pk: int) -> HttpResponse:
         message = get_message(request.user, pk)
-        response = HttpResponse(bytes(message.raw.data), content_type="message/rfc822")
+        response = HttpResponse(rawstore.read(message.raw), content_type="message/rfc822")
         response["Content-Disposition"] = f'attachment; filename="message-{message.pk}.eml"'
         return response

@@ -29,6 +29,7 @@ from postkamer.mail.dnsauth import (
 )
 from postkamer.mail.dnsauth_text import MESSAGES, fill
 from postkamer.mailboxes.models import Mailbox, MailboxType
+from postkamer.messages import rawstore
 from postkamer.messages.models import Message
 
 log = logging.getLogger(__name__)
@@ -82,8 +83,8 @@ def selectors_in_use(mailbox: Mailbox, domain: str) -> list[str]:
             if len(picked) == RECENT_MESSAGES:
                 break
     blocks = [
-        _header_block(bytes(data))
-        for data in Message.objects.filter(pk__in=picked).values_list("raw__data", flat=True)
+        _header_block(rawstore.read(message.raw))
+        for message in Message.objects.filter(pk__in=picked).select_related("raw")
     ]
     found: list[str] = []
     for signer, selector in selectors_from_headers(blocks):

@@ -1,9 +1,12 @@
 """Committing fetched messages: raw bytes, parsed rows, attachments and the UID mark
 in one transaction per batch (SPEC §4).
 
-Design: the raw bytes live in the database (``RawMessage``, content-addressed by
-SHA-256) rather than in files, so the bytes, the ``Message`` row and the folder's
-``last_uid`` commit together and a crash can never leave one without the others.
+Design: the raw bytes go to the raw store (``postkamer.messages.rawstore``),
+content-addressed by SHA-256. With the ``pack`` store they are appended and
+fsynced *before* the transaction opens, so no committed row can point at bytes
+that are not on disk; with the ``database`` store they are written inside the
+transaction. Either way the ``RawMessage`` and ``Message`` rows and the folder's
+``last_uid`` commit together, and a crash leaves at most unreferenced bytes.
 Parsing happens *before* the transaction opens (in the reader thread, see
 ``engine._BatchReader``), so the write lock (SQLite takes it at BEGIN IMMEDIATE)
 is held only for the inserts. Raw and message rows go in with one ``executemany``
@@ -25,6 +28,7 @@ from django.utils.translation import gettext as _
 from postkamer.fetching.models import FolderState
 from postkamer.mail import mime
 from postkamer.mail.imapfetch import FetchedMessage
+from postkamer.messages import rawstore
 from postkamer.messages.models import Attachment, Message, RawMessage
 
 _MAX_ID = 998  # Message.message_id / in_reply_to max_length
@@ -187,17 +191,87 @@ def _insert_messages(rows: list[dict[str, object]]) -> None:
         cursor.executemany(sql, params)
 
 
-def _insert_raws(raws: dict[str, bytes]) -> None:
-    """INSERT the raw messages not stored yet; another mailbox may store the same
-    bytes at the same moment, hence ON CONFLICT DO NOTHING (SQLite and PostgreSQL)."""
+def _insert_raws(raws: dict[str, tuple[int, rawstore.Location]]) -> None:
+    """INSERT the raw messages not stored yet (sha256 -> (size, location)); another
+    mailbox may store the same bytes at the same moment, hence ON CONFLICT DO
+    NOTHING (SQLite and PostgreSQL): the loser's packed copy is an unreferenced
+    tail that ``gc-raw`` reclaims."""
     qn = connection.ops.quote_name
+    columns = ", ".join(qn(c) for c in ("sha256", "size", "data", "pack", "offset"))
     sql = (
-        f"INSERT INTO {qn(RawMessage._meta.db_table)} "  # noqa: S608
-        f"({qn('sha256')}, {qn('size')}, {qn('data')}) VALUES (%s, %s, %s) "
-        f"ON CONFLICT ({qn('sha256')}) DO NOTHING"
+        f"INSERT INTO {qn(RawMessage._meta.db_table)} ({columns}) "  # noqa: S608
+        f"VALUES (%s, %s, %s, %s, %s) ON CONFLICT ({qn('sha256')}) DO NOTHING"
     )
     with connection.cursor() as cursor:
-        cursor.executemany(sql, [(sha, len(data), data) for sha, data in raws.items()])
+        cursor.executemany(
+            sql,
+            [(sha, size, loc.data, loc.pack, loc.offset) for sha, (size, loc) in raws.items()],
+        )
+
+
+def _to_store(
+    state: FolderState, uidvalidity: int, items: Sequence[Prepared]
+) -> tuple[set[int], set[tuple[str, str]], list[Prepared], dict[str, int]]:
+    """Decide which ``items`` to store: returns the UIDs already present, the known
+    (Message-ID, SHA-256) pairs, the items to store and the ids of the raw rows
+    that already exist for their hashes."""
+    uids = [item.fetched.uid for item in items]
+    present_uids = set(
+        Message.objects.filter(
+            mailbox_id=state.mailbox_id,
+            server_folder=state.name,
+            uidvalidity=uidvalidity,
+            uid__in=uids,
+        ).values_list("uid", flat=True)
+    )
+    hashes = {item.sha256 for item in items}
+    known = set(
+        Message.objects.filter(
+            mailbox_id=state.mailbox_id, folder=state.role, sha256__in=hashes
+        ).values_list("message_id", "sha256")
+    )
+    todo: list[Prepared] = []
+    for item in items:
+        key = (_clean(item.parsed.message_id, _MAX_ID), item.sha256)
+        if item.fetched.uid in present_uids or key in known:
+            continue
+        known.add(key)
+        todo.append(item)
+    raw_ids: dict[str, int] = {}
+    if todo:
+        raw_ids = dict(
+            RawMessage.objects.filter(sha256__in={i.sha256 for i in todo}).values_list(
+                "sha256", "id"
+            )
+        )
+    return present_uids, known, todo, raw_ids
+
+
+def _insert_attachments(state: FolderState, uidvalidity: int, todo: list[Prepared]) -> None:
+    with_attachments = [item for item in todo if item.parsed.attachments]
+    if not with_attachments:
+        return
+    ids = dict(
+        Message.objects.filter(
+            mailbox_id=state.mailbox_id,
+            server_folder=state.name,
+            uidvalidity=uidvalidity,
+            uid__in=[item.fetched.uid for item in with_attachments],
+        ).values_list("uid", "id")
+    )
+    Attachment.objects.bulk_create(
+        Attachment(
+            message_id=ids[item.fetched.uid],
+            filename=_clean(a.filename, 500),
+            content_type=_clean(a.content_type, 200) or "application/octet-stream",
+            size=a.size,
+            part=_clean(a.part, 100),
+            content_id=_clean(a.content_id, 500),
+            inline=a.inline,
+        )
+        for item in with_attachments
+        for a in item.parsed.attachments
+    )
 
 
 def store_batch(
@@ -223,81 +297,62 @@ def store_batch(
     uids = [item.fetched.uid for item in items]
     same_validity = state.uidvalidity == uidvalidity
     new_last = max([*uids, state.last_uid if same_validity else 0])
-    with transaction.atomic():
-        present_uids = set(
-            Message.objects.filter(
-                mailbox_id=mailbox_id,
-                server_folder=state.name,
-                uidvalidity=uidvalidity,
-                uid__in=uids,
-            ).values_list("uid", flat=True)
+    with rawstore.session() as raws:
+        # Bytes first, outside the transaction (SQLite holds its write lock from
+        # BEGIN): only what is neither stored nor skipped, and durable before any
+        # row can point at it.
+        _present, _known, todo, raw_ids = _to_store(state, uidvalidity, items)
+        locations, durable = raws.begin_batch(
+            [(item.sha256, item.fetched.raw) for item in todo if item.sha256 not in raw_ids]
         )
-        hashes = {item.sha256 for item in items}
-        known = set(
-            Message.objects.filter(
-                mailbox_id=mailbox_id, folder=state.role, sha256__in=hashes
-            ).values_list("message_id", "sha256")
-        )
-        todo: list[Prepared] = []
-        for item in items:
-            key = (_clean(item.parsed.message_id, _MAX_ID), item.sha256)
-            if item.fetched.uid in present_uids or key in known:
-                continue
-            known.add(key)
-            todo.append(item)
-        if todo:
-            raw_ids = dict(RawMessage.objects.filter(sha256__in=hashes).values_list("sha256", "id"))
-            new_raws = {
-                item.sha256: item.fetched.raw for item in todo if item.sha256 not in raw_ids
-            }
-            if new_raws:
-                _insert_raws(new_raws)
-                raw_ids.update(
-                    RawMessage.objects.filter(sha256__in=list(new_raws)).values_list("sha256", "id")
-                )
-            # The UIDs were checked under the mailbox's claim: a conflict here is a
-            # bug and must fail the batch, not be ignored.
-            _insert_messages(
-                [
-                    _message_values(
-                        mailbox_id,
-                        state.role,
-                        state.name,
-                        uidvalidity,
-                        item,
-                        raw_ids[item.sha256],
-                        repaired=repaired,
-                        fetched_at=fetched_at,
-                    )
+        with transaction.atomic():
+            # Decide again inside the transaction: another process may have stored
+            # some of these (or gc-raw removed a raw row) since the first look.
+            _present, _known, todo, raw_ids = _to_store(state, uidvalidity, items)
+            if todo:
+                missing = [
+                    (item.sha256, item.fetched.raw)
                     for item in todo
+                    if item.sha256 not in raw_ids and item.sha256 not in locations
                 ]
-            )
-            with_attachments = [item for item in todo if item.parsed.attachments]
-            if with_attachments:
-                ids = dict(
-                    Message.objects.filter(
-                        mailbox_id=mailbox_id,
-                        server_folder=state.name,
-                        uidvalidity=uidvalidity,
-                        uid__in=[item.fetched.uid for item in with_attachments],
-                    ).values_list("uid", "id")
-                )
-                Attachment.objects.bulk_create(
-                    Attachment(
-                        message_id=ids[item.fetched.uid],
-                        filename=_clean(a.filename, 500),
-                        content_type=_clean(a.content_type, 200) or "application/octet-stream",
-                        size=a.size,
-                        part=_clean(a.part, 100),
-                        content_id=_clean(a.content_id, 500),
-                        inline=a.inline,
+                if missing:
+                    locations.update(raws.put_batch(missing))
+                new_raws = {
+                    item.sha256: (len(item.fetched.raw), locations[item.sha256])
+                    for item in todo
+                    if item.sha256 not in raw_ids
+                }
+                if new_raws:
+                    _insert_raws(new_raws)
+                    raw_ids.update(
+                        RawMessage.objects.filter(sha256__in=list(new_raws)).values_list(
+                            "sha256", "id"
+                        )
                     )
-                    for item in with_attachments
-                    for a in item.parsed.attachments
+                # The UIDs were checked under the mailbox's claim: a conflict here
+                # is a bug and must fail the batch, not be ignored.
+                _insert_messages(
+                    [
+                        _message_values(
+                            mailbox_id,
+                            state.role,
+                            state.name,
+                            uidvalidity,
+                            item,
+                            raw_ids[item.sha256],
+                            repaired=repaired,
+                            fetched_at=fetched_at,
+                        )
+                        for item in todo
+                    ]
                 )
-        FolderState.objects.filter(pk=state.pk).update(
-            uidvalidity=uidvalidity, last_uid=new_last, updated_at=fetched_at
-        )
+                _insert_attachments(state, uidvalidity, todo)
+            FolderState.objects.filter(pk=state.pk).update(
+                uidvalidity=uidvalidity, last_uid=new_last, updated_at=fetched_at
+            )
+            # Lose nothing: the bytes must be on disk before any row pointing at
+            # them commits (a failure here rolls the batch back).
+            durable()
     state.uidvalidity = uidvalidity
     state.last_uid = new_last
     return BatchResult(stored=len(todo), skipped=len(items) - len(todo), last_uid=new_last)

@@ -8,8 +8,7 @@ Small commands (STATUS, EXAMINE, SEARCH) go through IMAPClient. The bulk
 ``UID FETCH (UID FLAGS INTERNALDATE BODY.PEEK[])`` is sent and read straight on
 the connection's socket file: IMAPClient's generic response parser costs as much
 CPU as everything else in a bulk download, while a body is just ``{n}`` followed
-by n bytes, which :meth:`io.BufferedReader.readinto` copies into a preallocated
-buffer once.
+by n bytes, which :meth:`io.BufferedReader.read` reads into one bytes object.
 
 Nothing here imports Django.
 """
@@ -247,20 +246,16 @@ class _BulkReader:
         return line
 
     def read_literal(self, size: int) -> bytes:
-        buf = bytearray(size)
-        view = memoryview(buf)
-        got = 0
-        while got < size:
-            n = self.file.readinto(view[got:])
-            if not n:
-                raise errors.ProtocolError(
-                    f"{self.conn.host} closed the connection in the middle of a message"
-                )
-            got += n
-        view.release()
-        # One copy into immutable bytes: hashing, parsing and the database
-        # driver all want bytes, and the bytearray is freed right away.
-        return bytes(buf)
+        # BufferedReader.read(n) hands back what it has buffered and reads the
+        # rest from the socket straight into the new bytes object: one copy, and
+        # no temporary buffer of the message's size (the batch's bytes are copied
+        # once more only by the kernel, when the raw store writes them).
+        data = self.file.read(size)
+        if len(data) != size:
+            raise errors.ProtocolError(
+                f"{self.conn.host} closed the connection in the middle of a message"
+            )
+        return data
 
     def fetch(self, uids: list[int], with_body: bool = True) -> Iterator[FetchedMessage]:
         wanted = set(uids)

@@ -18,13 +18,16 @@ class Folder(models.TextChoices):
 class RawMessage(models.Model):
     """The raw bytes of one message, content-addressed by SHA-256.
 
-    Kept in the database so that the bytes, the parsed row and the folder's UID mark
-    commit in one transaction: a crash can never leave one without the others.
+    Either in ``data`` (the ``database`` raw store) or at ``offset`` in pack
+    segment ``pack`` (``data`` empty); read them with
+    ``postkamer.messages.rawstore.read``, which knows both.
     """
 
     sha256 = models.CharField(max_length=64, unique=True)
     size = models.PositiveBigIntegerField()
-    data = models.BinaryField()
+    data = models.BinaryField(blank=True, default=b"")
+    pack = models.PositiveIntegerField(null=True, blank=True, db_index=True)
+    offset = models.PositiveBigIntegerField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.sha256[:12]} ({self.size} bytes)"
