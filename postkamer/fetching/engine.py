@@ -42,7 +42,7 @@ from postkamer.crypto import SecretUnreadable
 from postkamer.fetching import store
 from postkamer.fetching.models import FetchRun, FolderState
 from postkamer.fetching.queue import request_fetch
-from postkamer.mail import errors, imap, imapfetch, parsepool
+from postkamer.mail import errors, imap, imapfetch
 from postkamer.mail.imap import ImapConnection
 from postkamer.mailboxes.connection import connect_options, describe_error, imap_settings
 from postkamer.mailboxes.models import Mailbox, MailboxType
@@ -62,11 +62,6 @@ POOL_IDLE_SECONDS = 20 * 60.0
 
 #: Fetches of at least this many messages checkpoint SQLite's WAL in a thread.
 BACKGROUND_CHECKPOINT_FROM = 400
-
-#: Fetches of at least this many messages parse in PARSER_PROCESSES helper
-#: processes (see ``postkamer.mail.parsepool``); smaller ones parse inline.
-PARSER_PROCESSES_FROM = 200
-PARSER_PROCESSES = min(2, os.cpu_count() or 1)
 
 #: progress(done_messages, total_messages, done_bytes)
 Progress = Callable[[int, int, int], None]
@@ -233,22 +228,14 @@ _DONE = object()
 
 
 class _BatchReader:
-    """Reads and hashes messages in a thread while the caller commits the previous
-    batch: the socket, SHA-256 and SQLite all release the GIL, so the download
-    overlaps the database writes. At most one finished batch waits in the queue,
-    which bounds memory to about three batches.
+    """Reads, hashes and parses messages in a thread while the caller commits the
+    previous batch: the socket, SHA-256 and SQLite all release the GIL, so the
+    download overlaps the database writes. At most one finished batch waits in
+    the queue, which bounds memory to about three batches."""
 
-    With ``parsers`` the batch is handed to the parser processes as soon as it is
-    read, and the committing thread collects the results: while batch N is
-    parsed, N+1 is downloaded and N-1 committed. Without, the reader parses too.
-    """
-
-    def __init__(
-        self, conn: ImapConnection, uids: list[int], parsers: parsepool.ParserPool | None = None
-    ) -> None:
+    def __init__(self, conn: ImapConnection, uids: list[int]) -> None:
         self.conn = conn
         self.uids = uids
-        self.parsers = parsers
         self.queue: queue.Queue[object] = queue.Queue(maxsize=1)
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._produce, name="imap-batch-reader", daemon=True)
@@ -263,31 +250,18 @@ class _BatchReader:
                 continue
         return False
 
-    def _start(self, batch: list[imapfetch.FetchedMessage]) -> Callable[[], list[store.Prepared]]:
-        """Begin preparing ``batch``; returns what the committing thread calls to
-        get the prepared messages."""
-        if self.parsers is None:
-            prepared = [store.prepare(fetched) for fetched in batch]
-            return lambda: prepared
-        hashes = [hashlib.sha256(fetched.raw).hexdigest() for fetched in batch]
-        collect = self.parsers.submit([fetched.raw for fetched in batch])
-        return lambda: [
-            store.Prepared(fetched, sha, parsed)
-            for fetched, sha, parsed in zip(batch, hashes, collect(), strict=True)
-        ]
-
     def _produce(self) -> None:
         try:
-            batch: list[imapfetch.FetchedMessage] = []
+            batch: list[store.Prepared] = []
             size = 0
             for fetched in imapfetch.fetch_messages(self.conn, self.uids):
-                batch.append(fetched)
+                batch.append(store.prepare(fetched))
                 size += len(fetched.raw)
                 if len(batch) >= BATCH_MESSAGES or size >= BATCH_BYTES:
-                    if not self._put((self._start(batch), size)):
+                    if not self._put((batch, size)):
                         return
                     batch, size = [], 0
-            if batch and not self._put((self._start(batch), size)):
+            if batch and not self._put((batch, size)):
                 return
             self._put(_DONE)
         except BaseException as exc:
@@ -300,8 +274,7 @@ class _BatchReader:
                 return
             if isinstance(item, BaseException):
                 raise item
-            finish, size = item  # type: ignore[misc]
-            yield finish(), size
+            yield item  # type: ignore[misc]
 
     def stop(self) -> None:
         """Stop the reader; when it is still mid-download (the caller failed),
@@ -310,9 +283,6 @@ class _BatchReader:
         if self.thread.is_alive():
             with contextlib.suppress(OSError):
                 self.conn.socket().shutdown(socket.SHUT_RDWR)
-            if self.parsers is not None:
-                # The reader may be blocked handing a batch to a parser.
-                self.parsers.kill()
             self.thread.join(5)
 
 
@@ -360,17 +330,6 @@ def _background_checkpoints(count: int) -> Iterator[None]:
         thread.join(5)
         with connection.cursor() as cursor:
             cursor.execute(f"PRAGMA wal_autocheckpoint={previous:d}")
-
-
-@contextlib.contextmanager
-def _parsers(count: int) -> Iterator[parsepool.ParserPool | None]:
-    """Parser processes for a fetch of ``count`` messages, or None (parse inline)
-    for small fetches, which must not pay for starting processes."""
-    if count < PARSER_PROCESSES_FROM or PARSER_PROCESSES < 1:
-        yield None
-        return
-    with parsepool.ParserPool(PARSER_PROCESSES) as parsers:
-        yield parsers
 
 
 class _FolderSync:
@@ -450,8 +409,8 @@ class _FolderSync:
             return 0
         stored = 0
         fetched_at = timezone.now()
-        with _background_checkpoints(len(uids)), _parsers(len(uids)) as parsers:
-            reader = _BatchReader(self.conn, uids, parsers)
+        with _background_checkpoints(len(uids)):
+            reader = _BatchReader(self.conn, uids)
             try:
                 for batch, size in reader:
                     stored += self._commit(state, uidvalidity, batch, size, repaired, fetched_at)
