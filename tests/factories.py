@@ -131,3 +131,25 @@ def message(
             message=msg, filename=filename, content_type=content_type, size=size, part=str(i)
         )
     return msg
+
+
+def dovecot_mailbox(
+    t: Tenant,
+    dovecot: Any,
+    email: str,
+    password: str,
+    *,
+    owners: tuple[User, ...] = (),
+    **fields: Any,
+) -> Mailbox:
+    """A mailbox on the test Dovecot: ``email``/``password`` over STARTTLS on
+    127.0.0.1 (the caller trusts ``dovecot.ca_file``); ``fields`` override."""
+    values: dict[str, Any] = {
+        "imap_host": "127.0.0.1",
+        "imap_port": dovecot.imap_port,
+        "imap_security": "starttls",
+        "imap_username": email,
+        "password": password,
+    }
+    values.update(fields)
+    return mailbox(t, owners=owners, **values)

@@ -102,15 +102,13 @@ def test_wrong_password_disables_the_mailbox_after_max_errors_and_tells_the_owne
     email, _password = imap_user
     tenant = factories.tenant("Kantoor Fout")
     owner = factories.user(tenant, rights=("email_manager",))
-    mailbox = factories.mailbox(
+    mailbox = factories.dovecot_mailbox(
         tenant,
+        dovecot,
+        email,
+        "verkeerd-wachtwoord",
         owners=(owner,),
         name="Schade",
-        imap_host="127.0.0.1",
-        imap_port=dovecot.imap_port,
-        imap_security="starttls",
-        imap_username=email,
-        password="verkeerd-wachtwoord",
         interval_minutes=5,
         max_errors=2,
     )

@@ -26,14 +26,14 @@ def mail_account(dovecot, smtp_servers, settings):
 @pytest.fixture
 def box(office, dovecot, smtp_servers, mail_account):
     email, password = mail_account
-    return factories.mailbox(
+    return factories.dovecot_mailbox(
         office.tenant,
+        dovecot,
+        email,
+        password,
         owners=(office.manager,),
-        imap_host="127.0.0.1",
         imap_port=dovecot.imaps_port,
         imap_security="ssl",
-        imap_username=email,
-        password=password,
         smtp_host="127.0.0.1",
         smtp_port=smtp_servers.starttls_port,
         smtp_security="starttls",

@@ -13,14 +13,8 @@ pytestmark = pytest.mark.django_db
 def dovecot_box(office, dovecot, imap_user, settings):
     settings.POSTKAMER_CA_FILE = dovecot.ca_file
     email, password = imap_user
-    return factories.mailbox(
-        office.tenant,
-        owners=(office.admin,),
-        imap_host="127.0.0.1",
-        imap_port=dovecot.imap_port,
-        imap_security="starttls",
-        imap_username=email,
-        password=password,
+    return factories.dovecot_mailbox(
+        office.tenant, dovecot, email, password, owners=(office.admin,)
     )
 
 

@@ -69,16 +69,8 @@ def make_box(dovecot: Dovecot, email: str, password: str, **fields) -> Box:
     from a day ago; ``fields`` override the mailbox fields."""
     tenant = factories.tenant()
     owner = factories.user(tenant)
-    values = {
-        "imap_host": "127.0.0.1",
-        "imap_port": dovecot.imap_port,
-        "imap_security": "starttls",
-        "imap_username": email,
-        "password": password,
-        "sync_since": timezone.now() - dt.timedelta(days=1),
-    }
-    values.update(fields)
-    mailbox = factories.mailbox(tenant, owners=(owner,), **values)
+    fields.setdefault("sync_since", timezone.now() - dt.timedelta(days=1))
+    mailbox = factories.dovecot_mailbox(tenant, dovecot, email, password, owners=(owner,), **fields)
     return Box(mailbox, email, password, dovecot)
 
 
