@@ -225,13 +225,17 @@ def _to_store(
             server_folder=state.name,
             uidvalidity=uidvalidity,
             uid__in=uids,
-        ).values_list("uid", flat=True)
+        )
+        .order_by()
+        .values_list("uid", flat=True)
     )
     hashes = {item.sha256 for item in items}
     known = set(
-        Message.objects.filter(
-            mailbox_id=state.mailbox_id, folder=state.role, sha256__in=hashes
-        ).values_list("message_id", "sha256")
+        Message.objects.filter(mailbox_id=state.mailbox_id, folder=state.role, sha256__in=hashes)
+        # No ORDER BY: the model's default ordering makes SQLite walk the list
+        # index instead of the dedupe index, which grows with the mailbox.
+        .order_by()
+        .values_list("message_id", "sha256")
     )
     todo: list[Prepared] = []
     for item in items:
@@ -260,7 +264,9 @@ def _insert_attachments(state: FolderState, uidvalidity: int, todo: list[Prepare
             server_folder=state.name,
             uidvalidity=uidvalidity,
             uid__in=[item.fetched.uid for item in with_attachments],
-        ).values_list("uid", "id")
+        )
+        .order_by()
+        .values_list("uid", "id")
     )
     # One executemany, like the messages: bulk_create spent more time building
     # model instances and per-field SQL than SQLite spent inserting the rows.

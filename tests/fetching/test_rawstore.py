@@ -215,3 +215,76 @@ def test_default_store_follows_the_database(monkeypatch):
     monkeypatch.setenv("POSTKAMER_RAW_STORE", "pack")
     assert envconf.raw_store() == "pack"
     assert connection.vendor in {"sqlite", "postgresql"}
+
+
+def _direct_flag(fd: int) -> bool:
+    import fcntl
+
+    return bool(fcntl.fcntl(fd, fcntl.F_GETFL) & getattr(os, "O_DIRECT", 0))
+
+
+@pytest.mark.skipif(not hasattr(os, "O_DIRECT"), reason="no O_DIRECT on this platform")
+def test_a_large_batch_goes_past_the_page_cache_aligned_and_byte_exact(packs, monkeypatch):
+    small = [(_sha(d), d) for d in (b"klein %d\r\n" % i for i in range(3))]
+    large = [(_sha(d), d) for d in (bytes([i]) * (300_001 + i) for i in range(1, 5))]
+    seen: list[bool] = []
+    real = rawstore._write_aligned
+
+    def spy(fd, chunks, offset):
+        seen.append(_direct_flag(fd))
+        return real(fd, chunks, offset)
+
+    monkeypatch.setattr(rawstore, "_write_aligned", spy)
+    with rawstore.session("pack") as writer:
+        first = writer.put_batch(small)
+        second = writer.put_batch(large)
+        third = writer.put_batch([(_sha(b"na"), b"na")])
+    # Small batches are written as they are, unpadded; the large one starts at a
+    # block boundary, goes through O_DIRECT and is padded to the next boundary.
+    assert seen == [True]
+    starts = sorted(loc.offset for loc in second.values())
+    assert starts[0] % rawstore.ALIGN == 0
+    assert starts[0] == rawstore.ALIGN  # after the three small messages
+    large_end = starts[0] + sum(len(d) for _s, d in large)
+    assert third[_sha(b"na")].offset == -(-large_end // rawstore.ALIGN) * rawstore.ALIGN
+    size = rawstore.segment_path(1, packs).stat().st_size
+    assert size == third[_sha(b"na")].offset + 2
+    for sha, data in small + large:
+        loc = {**first, **second}[sha]
+        assert rawstore.read_location(loc.pack, loc.offset, len(data), packs) == data
+
+
+def test_a_filesystem_that_refuses_direct_io_gets_buffered_writes(packs, monkeypatch):
+    real_open = os.open
+
+    def no_direct(path, flags, *args):
+        if flags & getattr(os, "O_DIRECT", 0):
+            raise OSError(22, "Invalid argument")
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(rawstore.os, "open", no_direct)
+    big = b"\x00\xffgroot\r\n" * 200_000
+    with rawstore.session("pack") as writer:
+        loc = writer.put_batch([(_sha(big), big)])[_sha(big)]
+    assert loc.offset == 0
+    assert rawstore.segment_path(1, packs).stat().st_size == len(big)
+    assert rawstore.read_location(1, 0, len(big), packs) == big
+
+
+@pytest.mark.skipif(not hasattr(os, "O_DIRECT"), reason="no O_DIRECT on this platform")
+def test_a_direct_write_refused_midway_is_retried_through_the_page_cache(packs, monkeypatch):
+    real_pwrite = os.pwrite
+    refused: list[int] = []
+
+    def picky(fd, data, offset):
+        if _direct_flag(fd) and not refused:
+            refused.append(fd)
+            raise OSError(22, "Invalid argument")
+        return real_pwrite(fd, data, offset)
+
+    monkeypatch.setattr(rawstore.os, "pwrite", picky)
+    big = bytes(range(256)) * 30_000
+    with rawstore.session("pack") as writer:
+        loc = writer.put_batch([(_sha(big), big)])[_sha(big)]
+        assert not _direct_flag(refused[0])
+    assert rawstore.read_location(loc.pack, loc.offset, len(big), packs) == big
