@@ -62,9 +62,45 @@ def _line(label: str, seconds: float, size: int | None = None) -> None:
 # -- (a) the raw limit --------------------------------------------------------------------
 
 
-def raw_fetch(port: int, user: str, password: str) -> tuple[float, int]:
+def server_cpu(server: Dovecot) -> float:
+    """CPU seconds (user + system) used so far by the live processes of ``server``
+    (its master and every descendant, such as the imap process serving us)."""
+    master = server._proc.pid if server._proc else None
+    tick = os.sysconf("SC_CLK_TCK")
+    children: dict[int, list[int]] = {}
+    cpu: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        pid = int(entry)
+        children.setdefault(int(fields[1]), []).append(pid)
+        cpu[pid] = (int(fields[11]) + int(fields[12])) / tick
+    total, todo = 0.0, [master] if master else []
+    while todo:
+        pid = todo.pop()
+        total += cpu.get(pid, 0.0)
+        todo.extend(children.get(pid, []))
+    return total
+
+
+def process_cpu() -> tuple[float, float]:
+    """(user, system) CPU seconds of this process so far, all threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime, usage.ru_stime
+
+
+def raw_fetch(
+    port: int, user: str, password: str, server: Dovecot | None = None
+) -> tuple[float, int, float]:
     """One plain socket: LOGIN, EXAMINE, ``UID FETCH 1:* BODY.PEEK[]``, discard.
-    Returns (seconds, bytes read)."""
+    Returns (seconds, bytes read, CPU seconds of the server and this process
+    during the FETCH; 0 without ``server``)."""
     sock = socket.create_connection(("127.0.0.1", port))
     buf = bytearray(1 << 20)
     view = memoryview(buf)
@@ -86,13 +122,17 @@ def raw_fetch(port: int, user: str, password: str) -> tuple[float, int]:
     until(b"a OK")
     sock.sendall(b"b EXAMINE INBOX\r\n")
     until(b"b OK")
+    cpu = (server_cpu(server) + sum(process_cpu())) if server else 0.0
     started = time.perf_counter()
     sock.sendall(b"c UID FETCH 1:* BODY.PEEK[]\r\n")
     total = until(b"\r\nc OK")
     seconds = time.perf_counter() - started
+    # Before LOGOUT: the server's imap process still lives and counts.
+    if server:
+        cpu = server_cpu(server) + sum(process_cpu()) - cpu
     sock.sendall(b"d LOGOUT\r\n")
     sock.close()
-    return seconds, total
+    return seconds, total, cpu
 
 
 # -- (b) mbsync -------------------------------------------------------------------------------
@@ -218,16 +258,41 @@ def reset_raw_store() -> None:
         cursor.execute("VACUUM")
 
 
-def postkamer_initial(box, profile: bool = False) -> tuple[float, int]:
-    """Initial sync of ``box`` through the engine; returns (seconds, messages)."""
+def postkamer_initial(
+    box, server: Dovecot, profile: bool = False
+) -> tuple[float, int, tuple[float, float, float]]:
+    """Initial sync of ``box`` through the engine; returns (seconds, messages,
+    (server CPU, our user CPU, our system CPU) in seconds)."""
     from postkamer.fetching import engine
 
+    served, (user, system) = server_cpu(server), process_cpu()
     started = time.perf_counter()
     outcome = profiled(profile, engine.fetch_mailbox, box)
     seconds = time.perf_counter() - started
+    # The connection stays in the pool, so its imap process still counts.
+    served = server_cpu(server) - served
+    user_after, system_after = process_cpu()
     if not outcome.ok:
         raise RuntimeError(f"Postkamer fetch failed: {outcome.error!r}")
-    return seconds, outcome.new_messages
+    return seconds, outcome.new_messages, (served, user_after - user, system_after - system)
+
+
+def work_floor(corpus: list[bytes]) -> tuple[float, float]:
+    """CPU seconds of the work every initial sync must do to the corpus in this
+    process, measured alone in memory: (SHA-256 of the raw bytes, which
+    content-addresses them, and MIME parsing, which yields the parsed fields)."""
+    import hashlib
+
+    from postkamer.mail.mime import parse_message
+
+    started = time.process_time()
+    for raw in corpus:
+        hashlib.sha256(raw).digest()
+    hashed = time.process_time() - started
+    started = time.process_time()
+    for raw in corpus:
+        parse_message(raw)
+    return hashed, time.process_time() - started
 
 
 def deliver_by_lmtp(port: int, users: list[str], message: bytes, attempts: int = 5) -> None:
@@ -373,11 +438,15 @@ def main(argv: list[str] | None = None) -> int:
         )
         t = time.perf_counter()
         server.deliver_many(user, corpus)
-        del corpus
         print(f"delivered in {time.perf_counter() - t:.1f} s", flush=True)
+        floor_sha, floor_parse = work_floor(corpus)
+        del corpus
 
-        raw_seconds, raw_bytes = min(raw_fetch(server.imap_port, user, password) for _ in range(2))
+        raw_seconds, raw_bytes, raw_cpu = min(
+            raw_fetch(server.imap_port, user, password, server) for _ in range(2)
+        )
         _line("(a) raw limit: UID FETCH 1:* BODY.PEEK[]", raw_seconds, raw_bytes)
+        print(f"    {raw_cpu:.2f} CPU-s (Dovecot sending, one socket reading)", flush=True)
 
         mbsync_seconds = None
         if not args.skip_mbsync:
@@ -398,15 +467,32 @@ def main(argv: list[str] | None = None) -> int:
             settings.POSTKAMER_RAW_STORE = kind
             reset_raw_store()
             box = make_mailbox(tenant, server.imap_port, user, password)
-            pk_seconds, stored = postkamer_initial(box, args.profile)
+            pk_seconds, stored, (served, user_cpu, system_cpu) = postkamer_initial(
+                box, server, args.profile
+            )
             _line(f"(c) Postkamer initial sync, {kind} store ({stored} stored)", pk_seconds, size)
             print(f"    {pk_seconds / raw_seconds:.2f}x the raw time (target <= 2x)", flush=True)
+            print(
+                f"    {served + user_cpu + system_cpu:.2f} CPU-s: Dovecot {served:.2f}, "
+                f"Postkamer {user_cpu:.2f} user + {system_cpu:.2f} system",
+                flush=True,
+            )
             if mbsync_seconds:
                 print(
                     f"    {pk_seconds / mbsync_seconds:.2f}x mbsync's time "
                     f"({'faster' if pk_seconds < mbsync_seconds else 'slower'} than mbsync)",
                     flush=True,
                 )
+        cores = len(os.sched_getaffinity(0))
+        budget = 2 * raw_seconds * cores
+        floor = raw_cpu + floor_sha + floor_parse
+        print(
+            f"(g) CPU budget of 2x the raw time on {cores} cores: {budget:.2f} CPU-s\n"
+            f"    floor before any write: raw limit {raw_cpu:.2f} + SHA-256 "
+            f"{floor_sha:.2f} + MIME parsing {floor_parse:.2f} = {floor:.2f} CPU-s "
+            f"({floor / budget:.0%} of the budget)",
+            flush=True,
+        )
         incremental(server, box, user, args.profile)
         if args.pollers:
             polling(server, tenant, args.pollers, args.profile)

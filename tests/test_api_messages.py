@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from postkamer.fetching.models import FetchRun
+from postkamer.mailboxes import audit
 from postkamer.mailboxes.models import Mailbox
 from postkamer.messages import rawstore
 from tests import factories
@@ -168,6 +169,12 @@ def test_repair_sync_sets_the_moment_and_queues_a_repair_fetch(api, office):
     run = FetchRun.objects.get(pk=response.json()["fetch_run"])
     assert run.trigger == "repair"
     assert box.sync_since == office.mailbox.sync_since
+    # The history of the mailbox records who repaired it, from when.
+    entry = box.audit_entries.get(action="sync_repaired")
+    assert entry.actor == office.admin
+    assert audit.describe(entry) == (
+        f"{office.admin.display_name} heeft de synchronisatie hersteld vanaf 1 oktober 2026 08:30."
+    )
 
 
 def test_repair_sync_without_confirm_is_refused_in_dutch(api, office):

@@ -36,3 +36,4 @@ def test_the_fetch_benchmark_runs_on_a_tiny_corpus():
     assert "(c) Postkamer initial sync, pack store (50 stored)" in result.stdout
     assert "(c) Postkamer initial sync, database store (50 stored)" in result.stdout
     assert "(d) poll 5 unchanged mailboxes" in result.stdout
+    assert "(g) CPU budget of 2x the raw time" in result.stdout

@@ -44,8 +44,9 @@ from postkamer.fetching.models import FetchRun, FolderState
 from postkamer.fetching.queue import request_fetch
 from postkamer.mail import errors, imap, imapfetch
 from postkamer.mail.imap import ImapConnection
+from postkamer.mailboxes import audit
 from postkamer.mailboxes.connection import connect_options, describe_error, imap_settings
-from postkamer.mailboxes.models import Mailbox, MailboxType
+from postkamer.mailboxes.models import AuditAction, Mailbox, MailboxType
 from postkamer.messages.models import Folder
 
 log = logging.getLogger(__name__)
@@ -552,6 +553,7 @@ def _disable(mailbox: Mailbox, text: str) -> None:
     if not switched:
         return
     mailbox.interval_minutes, mailbox.disabled_reason = None, reason
+    audit.record(mailbox, None, AuditAction.AUTO_DISABLED, errors=mailbox.error_count)
     notes = []
     for user in _owners(mailbox):
         with translation.override(user.language or settings.LANGUAGE_CODE):

@@ -16,7 +16,8 @@ from django.utils.translation import gettext as _
 from postkamer.accounts.models import User
 from postkamer.fetching.models import FetchRun
 from postkamer.fetching.queue import request_fetch
-from postkamer.mailboxes.models import Mailbox
+from postkamer.mailboxes import audit
+from postkamer.mailboxes.models import AuditAction, Mailbox
 
 
 def right_message() -> str:
@@ -47,10 +48,11 @@ def since_problem(since: dt.datetime) -> str | None:
 def request_repair(mailbox: Mailbox, since: dt.datetime, *, user: User) -> FetchRun:
     """Set ``mailbox.repair_since`` and queue a repair fetch; return the run.
 
-    The caller checked the right and the access; both writes commit together so
-    the worker never sees the run without the moment.
+    The caller checked the right and the access; the writes (and the audit
+    entry) commit together so the worker never sees the run without the moment.
     """
     with transaction.atomic():
         Mailbox.objects.filter(pk=mailbox.pk).update(repair_since=since)
         mailbox.repair_since = since
+        audit.record(mailbox, user, AuditAction.SYNC_REPAIRED, since=since.isoformat())
         return request_fetch(mailbox, user=user, trigger=FetchRun.Trigger.REPAIR)

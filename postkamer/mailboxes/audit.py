@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from django.utils import formats, timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from postkamer import crypto
@@ -126,9 +128,20 @@ def describe(entry: MailboxAuditEntry) -> str:
     if action == AuditAction.GROUP_UNLINKED:
         return _("%(who)s unlinked the workflow group %(group)s.") % values
     if action == AuditAction.SYNC_REPAIRED:
-        return _("%(who)s repaired the synchronisation.") % values
+        since = parse_datetime(str(d.get("since") or ""))
+        if since is None:
+            return _("%(who)s repaired the synchronisation.") % values
+        moment = formats.date_format(timezone.localtime(since), "DATETIME_FORMAT")
+        return _("%(who)s repaired the synchronisation from %(since)s.") % {
+            **values,
+            "since": moment,
+        }
     if action == AuditAction.OAUTH_CONNECTED:
         return _("%(who)s connected the mailbox with Microsoft.") % values
     if action == AuditAction.AUTO_DISABLED:
+        if d.get("errors"):
+            return _("Automatic fetching was switched off after %(count)s failed attempts.") % {
+                "count": d["errors"]
+            }
         return _("Automatic fetching was switched off after repeated errors.")
     return f"{who}: {entry.get_action_display()}"

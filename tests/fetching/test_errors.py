@@ -44,9 +44,18 @@ def test_max_errors_switches_fetching_off_and_tells_every_owner(box, dovecot):
     assert {n.user_id for n in notes} == {mailbox.owner_users.get().pk, member.pk}
     assert outsider.pk not in {n.user_id for n in notes}
     assert "switched off" in notes.get(user=member).text
+    # The mailbox's history says so, in the owners' language.
+    entry = mailbox.audit_entries.get(action="auto_disabled")
+    assert entry.actor is None
+    from postkamer.mailboxes import audit
+
+    assert audit.describe(entry) == (
+        "Het automatisch ophalen is uitgeschakeld na 2 mislukte pogingen."
+    )
     # A third failure does not notify again.
     box.fetch()
     assert notes.count() == 2
+    assert mailbox.audit_entries.filter(action="auto_disabled").count() == 1
     # Nothing is lost: after the fix the next fetch picks up everything.
     dovecot.set_password(box.email, box.password)
     box.mailbox.set_interval(5)
