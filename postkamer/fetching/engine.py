@@ -22,6 +22,7 @@ import hashlib
 import logging
 import os
 import queue
+import resource
 import secrets
 import socket
 import sqlite3
@@ -60,6 +61,34 @@ BATCH_BYTES = 20 * 1024 * 1024
 #: enough to outlive a 15-minute interval, short of the 30-minute autologout
 #: servers may apply (RFC 3501 §5.4).
 POOL_IDLE_SECONDS = 20 * 60.0
+#: Kept-open connections per worker process at most; the least recently used goes.
+POOL_MAX = 1000
+
+
+def pool_size() -> int:
+    """How many connections the pool may keep: ``POOL_MAX``, but never more than
+    half the file descriptors this process may open (each connection is one),
+    so fetches and the database always find one. Read when needed: the worker
+    raises its own limit at start (``postkamer worker``)."""
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft == resource.RLIM_INFINITY:
+        return POOL_MAX
+    return max(16, min(POOL_MAX, soft // 2))
+
+
+def raise_file_limit(wanted: int = 2 * POOL_MAX + 1024) -> int:
+    """Raise this process's soft limit on open files towards ``wanted`` (never past
+    the hard limit); returns the soft limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return soft
+
 
 #: Fetches of at least this many messages checkpoint SQLite's WAL in a thread.
 BACKGROUND_CHECKPOINT_FROM = 400
@@ -139,11 +168,16 @@ class ConnectionPool:
 
     A connection is taken out while in use, so two threads never share one; it is
     keyed by the server settings too, so a changed password never reuses an old
-    session. Idle connections older than ``idle_seconds`` are closed on access.
+    session. Idle connections older than ``idle_seconds`` are closed on access;
+    beyond ``max_size`` (default :func:`pool_size`) the least recently returned
+    one is closed (the next fetch of its mailbox simply connects again).
     """
 
-    def __init__(self, idle_seconds: float = POOL_IDLE_SECONDS) -> None:
+    def __init__(
+        self, idle_seconds: float = POOL_IDLE_SECONDS, max_size: int | None = None
+    ) -> None:
         self.idle_seconds = idle_seconds
+        self.max_size = max_size
         self._lock = threading.Lock()
         self._idle: dict[int, tuple[str, ImapConnection, float]] = {}
 
@@ -161,11 +195,18 @@ class ConnectionPool:
 
     def give_back(self, mailbox_id: int, key: str, conn: ImapConnection) -> None:
         """Keep ``conn`` open for the next fetch of this mailbox."""
+        evicted = []
         with self._lock:
             previous = self._idle.pop(mailbox_id, None)
+            # Insertion order is the order of return: the first is the oldest.
             self._idle[mailbox_id] = (key, conn, time.monotonic())
+            limit = self.max_size or pool_size()
+            while len(self._idle) > max(limit, 1):
+                evicted.append(self._idle.pop(next(iter(self._idle)))[1])
         if previous is not None and previous[1] is not conn:
             close_quietly(previous[1])
+        for old in evicted:
+            close_quietly(old)
 
     def prune(self) -> int:
         """Close idle connections older than ``idle_seconds``; returns how many."""

@@ -71,3 +71,42 @@ def test_a_bulk_fetch_with_background_checkpoints_stores_everything(box, monkeyp
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA wal_autocheckpoint")
             assert cursor.fetchone()[0] > 0  # restored afterwards
+
+
+def test_the_pool_keeps_at_most_max_size_connections_least_recently_used_first():
+    from postkamer.fetching.engine import ConnectionPool, pool_size
+
+    class FakeConnection:
+        closed = False
+
+        def shutdown(self) -> None:
+            self.closed = True
+
+    assert 16 <= pool_size() <= 1000
+    pool = ConnectionPool(max_size=2)
+    conns = {n: FakeConnection() for n in (1, 2, 3)}
+    pool.give_back(1, "k", conns[1])
+    pool.give_back(2, "k", conns[2])
+    # Mailbox 1 is used again, so mailbox 2's connection is now the oldest.
+    assert pool.take(1, "k") is conns[1]
+    pool.give_back(1, "k", conns[1])
+    pool.give_back(3, "k", conns[3])
+    assert len(pool) == 2
+    assert conns[2].closed and not conns[1].closed and not conns[3].closed
+    assert pool.take(2, "k") is None
+    assert pool.take(3, "k") is conns[3]
+
+
+def test_the_pool_size_follows_the_file_limit_and_the_worker_raises_it():
+    import resource
+
+    from postkamer.fetching import engine
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+        assert engine.pool_size() == 128
+        assert engine.raise_file_limit(wanted=600) == min(600, hard)
+        assert engine.pool_size() == min(300, hard // 2)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

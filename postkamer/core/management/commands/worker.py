@@ -12,4 +12,9 @@ class Command(BaseCommand):
     help = "Run the background worker: periodic fetching and queued tasks."
 
     def handle(self, *args: Any, **options: Any) -> None:
+        from postkamer.fetching.engine import raise_file_limit
+
+        # Kept-open IMAP connections are file descriptors; the usual soft limit
+        # of 1,024 would cap the connection pool at 512 mailboxes.
+        raise_file_limit()
         call_command("run_huey")
