@@ -20,6 +20,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -212,31 +213,70 @@ def _insert_raws(raws: dict[str, tuple[int, rawstore.Location]]) -> None:
         )
 
 
+# The lookups below run twice per batch of the initial sync. Written as plain
+# parameterised SQL: the ORM prepared every value of the 200-item IN lists one by
+# one, which cost more than the queries (0.4 s per 10,000 messages).
+
+
+def _select(sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _in(values: Sequence[object]) -> str:
+    return ", ".join(["%s"] * len(values))
+
+
+def _stored_uids(state: FolderState, uidvalidity: int, uids: Sequence[int]) -> dict[int, int]:
+    """Return {uid: message id} for the ``uids`` already stored from this folder."""
+    if not uids:
+        return {}
+    qn = connection.ops.quote_name
+    sql = (
+        f"SELECT {qn('uid')}, {qn('id')} FROM {qn(Message._meta.db_table)} "  # noqa: S608
+        f"WHERE {qn('mailbox_id')} = %s AND {qn('server_folder')} = %s "
+        f"AND {qn('uidvalidity')} = %s AND {qn('uid')} IN ({_in(uids)})"
+    )
+    rows = _select(sql, [state.mailbox_id, state.name, uidvalidity, *uids])
+    return {int(uid): int(pk) for uid, pk in rows}
+
+
+def _known_pairs(state: FolderState, hashes: Sequence[str]) -> set[tuple[str, str]]:
+    """Return the (Message-ID, SHA-256) pairs among ``hashes`` stored in this
+    mailbox under this folder role (uses the dedupe index)."""
+    if not hashes:
+        return set()
+    qn = connection.ops.quote_name
+    sql = (
+        f"SELECT {qn('message_id')}, {qn('sha256')} FROM {qn(Message._meta.db_table)} "  # noqa: S608
+        f"WHERE {qn('mailbox_id')} = %s AND {qn('folder')} = %s "
+        f"AND {qn('sha256')} IN ({_in(hashes)})"
+    )
+    rows = _select(sql, [state.mailbox_id, state.role, *hashes])
+    return {(str(mid), str(sha)) for mid, sha in rows}
+
+
+def _raw_ids(hashes: Sequence[str]) -> dict[str, int]:
+    """Return {sha256: RawMessage id} for the ``hashes`` the raw store holds."""
+    if not hashes:
+        return {}
+    qn = connection.ops.quote_name
+    sql = (
+        f"SELECT {qn('sha256')}, {qn('id')} FROM {qn(RawMessage._meta.db_table)} "  # noqa: S608
+        f"WHERE {qn('sha256')} IN ({_in(hashes)})"
+    )
+    return {str(sha): int(pk) for sha, pk in _select(sql, list(hashes))}
+
+
 def _to_store(
     state: FolderState, uidvalidity: int, items: Sequence[Prepared]
 ) -> tuple[set[int], set[tuple[str, str]], list[Prepared], dict[str, int]]:
     """Decide which ``items`` to store: returns the UIDs already present, the known
     (Message-ID, SHA-256) pairs, the items to store and the ids of the raw rows
     that already exist for their hashes."""
-    uids = [item.fetched.uid for item in items]
-    present_uids = set(
-        Message.objects.filter(
-            mailbox_id=state.mailbox_id,
-            server_folder=state.name,
-            uidvalidity=uidvalidity,
-            uid__in=uids,
-        )
-        .order_by()
-        .values_list("uid", flat=True)
-    )
-    hashes = {item.sha256 for item in items}
-    known = set(
-        Message.objects.filter(mailbox_id=state.mailbox_id, folder=state.role, sha256__in=hashes)
-        # No ORDER BY: the model's default ordering makes SQLite walk the list
-        # index instead of the dedupe index, which grows with the mailbox.
-        .order_by()
-        .values_list("message_id", "sha256")
-    )
+    present_uids = set(_stored_uids(state, uidvalidity, [item.fetched.uid for item in items]))
+    known = _known_pairs(state, sorted({item.sha256 for item in items}))
     todo: list[Prepared] = []
     for item in items:
         key = (_clean(item.parsed.message_id, _MAX_ID), item.sha256)
@@ -244,13 +284,7 @@ def _to_store(
             continue
         known.add(key)
         todo.append(item)
-    raw_ids: dict[str, int] = {}
-    if todo:
-        raw_ids = dict(
-            RawMessage.objects.filter(sha256__in={i.sha256 for i in todo}).values_list(
-                "sha256", "id"
-            )
-        )
+    raw_ids = _raw_ids(sorted({item.sha256 for item in todo}))
     return present_uids, known, todo, raw_ids
 
 
@@ -258,16 +292,7 @@ def _insert_attachments(state: FolderState, uidvalidity: int, todo: list[Prepare
     with_attachments = [item for item in todo if item.parsed.attachments]
     if not with_attachments:
         return
-    ids = dict(
-        Message.objects.filter(
-            mailbox_id=state.mailbox_id,
-            server_folder=state.name,
-            uidvalidity=uidvalidity,
-            uid__in=[item.fetched.uid for item in with_attachments],
-        )
-        .order_by()
-        .values_list("uid", "id")
-    )
+    ids = _stored_uids(state, uidvalidity, [item.fetched.uid for item in with_attachments])
     # One executemany, like the messages: bulk_create spent more time building
     # model instances and per-field SQL than SQLite spent inserting the rows.
     qn = connection.ops.quote_name
@@ -343,11 +368,7 @@ def store_batch(
                 }
                 if new_raws:
                     _insert_raws(new_raws)
-                    raw_ids.update(
-                        RawMessage.objects.filter(sha256__in=list(new_raws)).values_list(
-                            "sha256", "id"
-                        )
-                    )
+                    raw_ids.update(_raw_ids(list(new_raws)))
                 # The UIDs were checked under the mailbox's claim: a conflict here
                 # is a bug and must fail the batch, not be ignored.
                 _insert_messages(

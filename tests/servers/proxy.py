@@ -41,20 +41,37 @@ class CuttingProxy:
 
     def _pipe(self, src: socket.socket, dst: socket.socket, limit: int | None) -> None:
         sent = 0
+        forwarding = True
+        cut = False
         try:
             while True:
                 data = src.recv(65536)
                 if not data:
                     break
+                if not forwarding:
+                    continue  # the server side is gone: drain the client until it closes
                 if limit is not None and sent + len(data) >= limit:
                     dst.sendall(data[: limit - sent])
                     self.cuts += 1
+                    # A FIN after the bytes so far, not a close: closing a socket
+                    # with unread input sends a reset, and a reset makes the
+                    # client's kernel drop what it received but has not read.
+                    dst.shutdown(socket.SHUT_WR)
+                    cut = True
                     break
-                dst.sendall(data)
+                try:
+                    dst.sendall(data)
+                except OSError:
+                    if limit is not None:
+                        raise
+                    forwarding = False
+                    continue
                 sent += len(data)
         except OSError:
             pass
-        for s in (src, dst):
+        # After a cut the client end stays open for the other direction, which
+        # drains it and closes it once the client has closed.
+        for s in (src,) if cut else (src, dst):
             with contextlib.suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)
             with contextlib.suppress(OSError):
