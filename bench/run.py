@@ -277,11 +277,14 @@ def postkamer_initial(
     return seconds, outcome.new_messages, (served, user_after - user, system_after - system)
 
 
-def work_floor(corpus: list[bytes]) -> tuple[float, float]:
+def work_floor(corpus: list[bytes], workdir: Path) -> tuple[float, float, float]:
     """CPU seconds of the work every initial sync must do to the corpus in this
-    process, measured alone in memory: (SHA-256 of the raw bytes, which
-    content-addresses them, and MIME parsing, which yields the parsed fields)."""
+    process, each measured alone: SHA-256 of the raw bytes (which content-addresses
+    them), MIME parsing (which yields the parsed fields), and inserting the bare
+    rows (subject, text, HTML) with plain ``sqlite3`` into a fresh WAL database,
+    200 per transaction. Neither raw bytes nor Django are involved."""
     import hashlib
+    import sqlite3
 
     from postkamer.mail.mime import parse_message
 
@@ -290,9 +293,27 @@ def work_floor(corpus: list[bytes]) -> tuple[float, float]:
         hashlib.sha256(raw).digest()
     hashed = time.process_time() - started
     started = time.process_time()
-    for raw in corpus:
-        parse_message(raw)
-    return hashed, time.process_time() - started
+    parsed = [parse_message(raw) for raw in corpus]
+    parsing = time.process_time() - started
+    rows = [(p.subject or "", p.text or "", p.html or "") for p in parsed]
+    del parsed
+    db = sqlite3.connect(workdir / "floor.sqlite3", isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("CREATE TABLE m (id INTEGER PRIMARY KEY, subject TEXT, text TEXT, html TEXT)")
+        started = time.process_time()
+        for i in range(0, len(rows), 200):
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany(
+                "INSERT INTO m (subject, text, html) VALUES (?, ?, ?)", rows[i : i + 200]
+            )
+            db.execute("COMMIT")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        inserting = time.process_time() - started
+    finally:
+        db.close()
+    return hashed, parsing, inserting
 
 
 def deliver_by_lmtp(port: int, users: list[str], message: bytes, attempts: int = 5) -> None:
@@ -439,8 +460,6 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         server.deliver_many(user, corpus)
         print(f"delivered in {time.perf_counter() - t:.1f} s", flush=True)
-        floor_sha, floor_parse = work_floor(corpus)
-        del corpus
 
         raw_seconds, raw_bytes, raw_cpu = min(
             raw_fetch(server.imap_port, user, password, server) for _ in range(2)
@@ -483,14 +502,18 @@ def main(argv: list[str] | None = None) -> int:
                     f"({'faster' if pk_seconds < mbsync_seconds else 'slower'} than mbsync)",
                     flush=True,
                 )
+        # After the syncs, so that its garbage cannot slow them down.
+        floor_sha, floor_parse, floor_rows = work_floor(corpus, tmp)
+        del corpus
         cores = len(os.sched_getaffinity(0))
         budget = 2 * raw_seconds * cores
-        floor = raw_cpu + floor_sha + floor_parse
+        floor = raw_cpu + floor_sha + floor_parse + floor_rows
         print(
             f"(g) CPU budget of 2x the raw time on {cores} cores: {budget:.2f} CPU-s\n"
-            f"    floor before any write: raw limit {raw_cpu:.2f} + SHA-256 "
-            f"{floor_sha:.2f} + MIME parsing {floor_parse:.2f} = {floor:.2f} CPU-s "
-            f"({floor / budget:.0%} of the budget)",
+            f"    floor of the work, each part alone: raw limit {raw_cpu:.2f} + SHA-256 "
+            f"{floor_sha:.2f} + MIME parsing {floor_parse:.2f} + bare SQLite rows "
+            f"{floor_rows:.2f} = {floor:.2f} CPU-s ({floor / budget:.0%} of the budget; "
+            "writing the raw bytes not counted)",
             flush=True,
         )
         incremental(server, box, user, args.profile)

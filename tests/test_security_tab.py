@@ -204,3 +204,62 @@ def test_every_verdict_text_renders_in_dutch_and_in_english(code):
     for value in params.values():
         assert str(value) in dutch
     assert "%(" not in dutch
+
+
+def test_a_dkim_selector_of_ones_own_is_saved_checked_first_and_logged(client, office, dns):
+    # No mail in the mailbox yet, so no selector is known from headers.
+    box = _mailbox(office, "dkim-admin-selector.nl", provider="imap")
+    client.force_login(office.manager)
+    response = client.post(_url(box), {"dkim_selector": " custom2024 "})
+    assert response.status_code == 302
+    box.refresh_from_db()
+    assert box.dkim_selector == "custom2024"
+    page = client.get(_url(box)).content.decode()
+    assert _badges(page)["dkim"] == "ok"
+    assert 'value="custom2024"' in page
+    assert "Eigen DKIM-selector (optioneel)" in page
+    entry = box.audit_entries.get(action="settings_changed")
+    assert entry.detail == {"fields": ["dkim_selector"]}
+    # Checking again without changing it writes no second log entry.
+    client.post(_url(box), {"dkim_selector": "custom2024"})
+    assert box.audit_entries.filter(action="settings_changed").count() == 1
+    assert SecurityCheck.objects.filter(mailbox=box).count() == 2
+
+
+def test_a_malformed_dkim_selector_is_refused_in_dutch_and_nothing_changes(client, office, dns):
+    box = _mailbox(office, "dkim-admin-selector.nl", provider="imap")
+    client.force_login(office.manager)
+    client.get(_url(box))
+    response = client.post(_url(box), {"dkim_selector": "mijn selector!"})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert (
+        "Een DKIM-selector bestaat uit letters, cijfers, &#x27;-&#x27; en &#x27;_&#x27;, "
+        "eventueel met punten ertussen (bijvoorbeeld selector1)." in page
+    )
+    assert 'value="mijn selector!"' in page and 'aria-invalid="true"' in page
+    box.refresh_from_db()
+    assert box.dkim_selector == ""
+    assert SecurityCheck.objects.filter(mailbox=box).count() == 1
+    assert not box.audit_entries.exists()
+
+
+def test_the_api_takes_a_dkim_selector_with_the_check(api, office, dns):
+    box = _mailbox(office, "dkim-admin-selector-missing.nl", provider="imap")
+    api.force_authenticate(office.manager)
+    url = f"/api/v1/mailboxes/{box.pk}/security/"
+    response = api.post(url, {"dkim_selector": "typo"}, format="json")
+    assert response.status_code == 201
+    assert response.json()["dkim"]["problems"][0]["code"] == "dkim_selector_not_found"
+    box.refresh_from_db()
+    assert box.dkim_selector == "typo"
+    bad = api.post(url, {"dkim_selector": "-fout"}, format="json")
+    assert bad.status_code == 400
+    assert bad.json()["dkim_selector"][0].startswith("Een DKIM-selector bestaat uit")
+    # Without the field the saved selector stays; an empty one removes it.
+    assert api.post(url, {}, format="json").status_code == 201
+    box.refresh_from_db()
+    assert box.dkim_selector == "typo"
+    assert api.post(url, {"dkim_selector": ""}, format="json").status_code == 201
+    box.refresh_from_db()
+    assert box.dkim_selector == ""

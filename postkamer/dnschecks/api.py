@@ -46,6 +46,21 @@ class SecurityReportSerializer(serializers.Serializer):
     dmarc = VerdictSerializer()
 
 
+class SecurityCheckRequestSerializer(serializers.Serializer):
+    dkim_selector = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text="The mailbox's own DKIM selector, checked first; empty removes it.",
+    )
+
+    def validate_dkim_selector(self, value: str) -> str:
+        problem = services.selector_problem(value)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return value.strip()
+
+
 class MailboxSecurityView(BaseAPIView):
     """The SPF/DKIM/DMARC verdicts of a mailbox's sender domain; managers only."""
 
@@ -64,11 +79,19 @@ class MailboxSecurityView(BaseAPIView):
         return Response(services.report_data(latest))
 
     @extend_schema(
-        request=None,
+        request=SecurityCheckRequestSerializer,
         responses={201: SecurityReportSerializer},
-        description="Check the sender domain again now and store the result.",
+        description=(
+            "Check the sender domain again now and store the result; "
+            "``dkim_selector``, when given, is saved first."
+        ),
     )
     def post(self, request: Request, pk: int) -> Response:
         mailbox = access.get_mailbox(request.user, pk, access.MANAGE)
+        body = SecurityCheckRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        selector = body.validated_data.get("dkim_selector")
+        if selector is not None and selector != mailbox.dkim_selector:
+            services.set_selector(mailbox, selector, request.user)
         created = services.run_check(mailbox)
         return Response(services.report_data(created), status=status.HTTP_201_CREATED)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import ipaddress
 import logging
+import re
 from typing import Any
 
 from django.conf import settings
@@ -17,6 +18,7 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext, pgettext_lazy
 
+from postkamer.accounts.models import User
 from postkamer.dnschecks.models import SecurityCheck
 from postkamer.mail.dnsauth import (
     Advice,
@@ -28,6 +30,7 @@ from postkamer.mail.dnsauth import (
     selectors_from_headers,
 )
 from postkamer.mail.dnsauth_text import MESSAGES, fill
+from postkamer.mailboxes import audit
 from postkamer.mailboxes.models import Mailbox, MailboxType
 from postkamer.messages import rawstore
 from postkamer.messages.models import Message
@@ -154,16 +157,46 @@ def check(
     )
 
 
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?"
+_SELECTOR = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
+
+
+def selector_problem(value: str) -> str | None:
+    """Return why ``value`` is not a usable DKIM selector, or None (empty is fine:
+    no selector of one's own)."""
+    value = value.strip()
+    if not value:
+        return None
+    if len(value) > 200 or not _SELECTOR.fullmatch(value):
+        return gettext(
+            "A DKIM selector consists of letters, digits, '-' and '_', possibly "
+            "with dots in between (for example selector1)."
+        )
+    return None
+
+
+def set_selector(mailbox: Mailbox, value: str, actor: User | None) -> None:
+    """Save the mailbox's own DKIM selector (already checked with
+    :func:`selector_problem`) and log the change."""
+    before = audit.settings_snapshot(mailbox)
+    mailbox.dkim_selector = value.strip()
+    mailbox.save(update_fields=["dkim_selector"])
+    audit.record_settings_change(mailbox, actor, before)
+
+
 def run_check(mailbox: Mailbox) -> SecurityCheck:
     """Check the mailbox's sender domain now and store the result.
 
-    Returns the new :class:`SecurityCheck`. DNS problems become ``unknown``
-    or ``error`` verdicts; nothing is raised for them.
+    The mailbox's own ``dkim_selector`` is tried first, then the selectors seen
+    in its stored mail. Returns the new :class:`SecurityCheck`. DNS problems
+    become ``unknown`` or ``error`` verdicts; nothing is raised for them.
     """
     domain = mailbox_domain(mailbox)
     in_use = selectors_in_use(mailbox, domain)
+    own = mailbox.dkim_selector.strip()
+    selectors = [own, *(s for s in in_use if s != own)] if own else in_use
     smtp_host = mailbox.smtp_host if mailbox.type == MailboxType.IMAP else None
-    report = check(domain, provider=mailbox.type, selectors=in_use, smtp_host=smtp_host)
+    report = check(domain, provider=mailbox.type, selectors=selectors, smtp_host=smtp_host)
     statuses = {key: getattr(report, key).status for key in RECORDS}
     return SecurityCheck.objects.create(
         mailbox=mailbox,

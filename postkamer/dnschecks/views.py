@@ -51,10 +51,18 @@ def _verdicts(data: dict[str, Any]) -> list[dict[str, Any]]:
 @mailbox_manager_required
 def mailbox_security(request: HttpRequest, pk: int) -> HttpResponse:
     mailbox = access.get_mailbox(request.user, pk, access.MANAGE)
+    selector_error = None
+    selector_value = mailbox.dkim_selector
     if request.method == "POST":
-        services.run_check(mailbox)
-        # Redirect, so reloading the page does not check again.
-        return redirect("mailbox-security", pk=mailbox.pk)
+        if "dkim_selector" in request.POST:
+            selector_value = request.POST["dkim_selector"].strip()
+            selector_error = services.selector_problem(selector_value)
+        if selector_error is None:
+            if selector_value != mailbox.dkim_selector:
+                services.set_selector(mailbox, selector_value, request.user)
+            services.run_check(mailbox)
+            # Redirect, so reloading the page does not check again.
+            return redirect("mailbox-security", pk=mailbox.pk)
     latest = services.latest_check(mailbox)
     if latest is None:
         # The first check is quick (short DNS time-outs), and a tab that opens
@@ -70,6 +78,9 @@ def mailbox_security(request: HttpRequest, pk: int) -> HttpResponse:
             "domain": data["domain"],
             "verdicts": _verdicts(data),
             "selectors_in_use": latest.selectors_in_use,
+            "selector_value": selector_value,
+            "selector_error": selector_error,
             "tabs": mailbox_tabs(mailbox, "security"),
         },
+        status=400 if selector_error else 200,
     )

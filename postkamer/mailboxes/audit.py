@@ -57,6 +57,7 @@ def record(mailbox: Mailbox, actor: User | None, action: str, **detail: Any) -> 
 # Model column -> the setting's name in the log (secret columns log their field name).
 _WATCHED = {
     **{name: name for name in SETTINGS_FIELDS},
+    "dkim_selector": "dkim_selector",
     "imap_password_enc": "imap_password",
     "smtp_password_enc": "smtp_password",
 }

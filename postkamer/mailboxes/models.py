@@ -87,6 +87,8 @@ class Mailbox(models.Model):
     sent_folder = models.CharField(_("IMAP sent folder"), max_length=255, blank=True)
     junk_folder = models.CharField(_("IMAP junk folder"), max_length=255, blank=True)
     sync_since = models.DateTimeField(_("synchronisation date"), default=_now)
+    # Set on the Beveiliging tab: checked before the selectors seen in stored mail.
+    dkim_selector = models.CharField(_("DKIM selector"), max_length=200, blank=True)
 
     error_count = models.PositiveIntegerField(default=0, editable=False)
     last_error = models.TextField(blank=True, editable=False)
