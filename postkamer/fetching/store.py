@@ -9,9 +9,9 @@ transaction. Either way the ``RawMessage`` and ``Message`` rows and the folder's
 ``last_uid`` commit together, and a crash leaves at most unreferenced bytes.
 Parsing happens *before* the transaction opens (in the reader thread, see
 ``engine._BatchReader``), so the write lock (SQLite takes it at BEGIN IMMEDIATE)
-is held only for the inserts. Raw and message rows go in with one ``executemany``
-each, attachments with ``bulk_create``: a batch of 200 messages costs a handful
-of statements.
+is held only for the inserts. Raw rows, message rows and attachments go in with
+one ``executemany`` each, and the duplicate and id lookups are single plain
+SELECTs with an IN list: a batch of 200 messages costs a handful of statements.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Model
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -218,55 +219,53 @@ def _insert_raws(raws: dict[str, tuple[int, rawstore.Location]]) -> None:
 # one, which cost more than the queries (0.4 s per 10,000 messages).
 
 
-def _select(sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+def _lookup(
+    model: type[Model],
+    columns: Sequence[str],
+    equal: dict[str, object],
+    in_column: str,
+    values: Sequence[object],
+) -> list[tuple[Any, ...]]:
+    """SELECT ``columns`` of ``model``'s table WHERE each ``equal`` column matches
+    and ``in_column`` IN ``values``; no query for no values. Only the model's own
+    column names are interpolated; every value is a parameter."""
+    if not values:
+        return []
+    qn = connection.ops.quote_name
+    where = [f"{qn(column)} = %s" for column in equal]
+    where.append(f"{qn(in_column)} IN ({', '.join(['%s'] * len(values))})")
+    sql = (
+        f"SELECT {', '.join(qn(c) for c in columns)} "  # noqa: S608
+        f"FROM {qn(model._meta.db_table)} WHERE {' AND '.join(where)}"
+    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [*equal.values(), *values])
         return cursor.fetchall()
-
-
-def _in(values: Sequence[object]) -> str:
-    return ", ".join(["%s"] * len(values))
 
 
 def _stored_uids(state: FolderState, uidvalidity: int, uids: Sequence[int]) -> dict[int, int]:
     """Return {uid: message id} for the ``uids`` already stored from this folder."""
-    if not uids:
-        return {}
-    qn = connection.ops.quote_name
-    sql = (
-        f"SELECT {qn('uid')}, {qn('id')} FROM {qn(Message._meta.db_table)} "  # noqa: S608
-        f"WHERE {qn('mailbox_id')} = %s AND {qn('server_folder')} = %s "
-        f"AND {qn('uidvalidity')} = %s AND {qn('uid')} IN ({_in(uids)})"
-    )
-    rows = _select(sql, [state.mailbox_id, state.name, uidvalidity, *uids])
+    equal = {
+        "mailbox_id": state.mailbox_id,
+        "server_folder": state.name,
+        "uidvalidity": uidvalidity,
+    }
+    rows = _lookup(Message, ("uid", "id"), equal, "uid", uids)
     return {int(uid): int(pk) for uid, pk in rows}
 
 
 def _known_pairs(state: FolderState, hashes: Sequence[str]) -> set[tuple[str, str]]:
     """Return the (Message-ID, SHA-256) pairs among ``hashes`` stored in this
     mailbox under this folder role (uses the dedupe index)."""
-    if not hashes:
-        return set()
-    qn = connection.ops.quote_name
-    sql = (
-        f"SELECT {qn('message_id')}, {qn('sha256')} FROM {qn(Message._meta.db_table)} "  # noqa: S608
-        f"WHERE {qn('mailbox_id')} = %s AND {qn('folder')} = %s "
-        f"AND {qn('sha256')} IN ({_in(hashes)})"
-    )
-    rows = _select(sql, [state.mailbox_id, state.role, *hashes])
+    equal = {"mailbox_id": state.mailbox_id, "folder": state.role}
+    rows = _lookup(Message, ("message_id", "sha256"), equal, "sha256", hashes)
     return {(str(mid), str(sha)) for mid, sha in rows}
 
 
 def _raw_ids(hashes: Sequence[str]) -> dict[str, int]:
     """Return {sha256: RawMessage id} for the ``hashes`` the raw store holds."""
-    if not hashes:
-        return {}
-    qn = connection.ops.quote_name
-    sql = (
-        f"SELECT {qn('sha256')}, {qn('id')} FROM {qn(RawMessage._meta.db_table)} "  # noqa: S608
-        f"WHERE {qn('sha256')} IN ({_in(hashes)})"
-    )
-    return {str(sha): int(pk) for sha, pk in _select(sql, list(hashes))}
+    rows = _lookup(RawMessage, ("sha256", "id"), {}, "sha256", hashes)
+    return {str(sha): int(pk) for sha, pk in rows}
 
 
 def _to_store(
