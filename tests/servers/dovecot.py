@@ -341,7 +341,10 @@ service anvil {{
     def set_password(self, email: str, password: str) -> None:
         """Set a user's password: atomic rewrite of the passwd-file, then
         ``doveadm reload`` (without it a login in the same second may still
-        see the old file, which is only re-stat()ed once per second)."""
+        see the old file, which is only re-stat()ed once per second), then a
+        login with the new password until it works: the reload only signals
+        the master, and a login that comes before the master has acted may
+        still reach the old auth process and its stale view of the file."""
         if ":" in email or ":" in password or "\n" in email + password:
             raise ValueError("':' and newlines are not allowed in passwd-file fields")
         with self._lock:
@@ -349,6 +352,30 @@ service anvil {{
             self._write_passwd()
         if self._proc is not None:
             self.doveadm("reload")
+            self._wait_for_login(email, password)
+
+    def _wait_for_login(self, email: str, password: str, seconds: float = 10.0) -> None:
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                client = imapclient.IMAPClient(
+                    "127.0.0.1", port=self.imap_port, ssl=False, timeout=5
+                )
+            except OSError:
+                client = None  # the master is restarting its listeners
+            if client is not None:
+                try:
+                    # SASL PLAIN is UTF-8: fine for non-ASCII passwords, too.
+                    client.plain_login(email, password)
+                    return
+                except imapclient.exceptions.LoginError:
+                    pass
+                finally:
+                    with contextlib.suppress(Exception):
+                        client.logout()
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"dovecot: {email} cannot log in after the password change")
+            time.sleep(0.02)
 
     def new_user(self, domain: str = "example.test") -> tuple[str, str]:
         """Create a user with a random name and password; return (email, password)."""

@@ -8,7 +8,9 @@ ephemeral ports.  Offsets +4..+24 and +28..+99 are free for other fixtures
 (RECIPES uses +21/+22 for a fake IdP, +53 for DNS, +80 for a web server).
 
 Set ``POSTKAMER_TEST_PORT_BASE`` to move all blocks, e.g. when two checkouts
-run their suites at the same time.
+run their suites at the same time. Keep every block below the ephemeral range
+(``/proc/sys/net/ipv4/ip_local_port_range``, 32768 and up on Linux): there an
+outgoing connection may hold a port just when a server wants to listen on it.
 """
 
 from __future__ import annotations
