@@ -263,3 +263,18 @@ def test_the_api_takes_a_dkim_selector_with_the_check(api, office, dns):
     assert api.post(url, {"dkim_selector": ""}, format="json").status_code == 201
     box.refresh_from_db()
     assert box.dkim_selector == ""
+
+
+def test_another_offices_mailbox_selector_cannot_be_set_or_guessed(client, api, office, dns):
+    box = _mailbox(office, "dkim-admin-selector.nl", provider="imap")
+    outsider = office.outsider  # an e-mail manager of another office
+    client.force_login(outsider)
+    assert client.post(_url(box), {"dkim_selector": "custom2024"}).status_code == 404
+    assert client.post("/beheer/e-mailmanager/999999/beveiliging/", {}).status_code == 404
+    api.force_authenticate(outsider)
+    url = f"/api/v1/mailboxes/{box.pk}/security/"
+    assert api.post(url, {"dkim_selector": "custom2024"}, format="json").status_code == 404
+    box.refresh_from_db()
+    assert box.dkim_selector == ""
+    assert not SecurityCheck.objects.filter(mailbox=box).exists()
+    assert not box.audit_entries.exists()

@@ -91,7 +91,7 @@ class MailboxSecurityView(BaseAPIView):
         body = SecurityCheckRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         selector = body.validated_data.get("dkim_selector")
-        if selector is not None and selector != mailbox.dkim_selector:
+        if selector is not None:
             services.set_selector(mailbox, selector, request.user)
         created = services.run_check(mailbox)
         return Response(services.report_data(created), status=status.HTTP_201_CREATED)

@@ -177,9 +177,12 @@ def selector_problem(value: str) -> str | None:
 
 def set_selector(mailbox: Mailbox, value: str, actor: User | None) -> None:
     """Save the mailbox's own DKIM selector (already checked with
-    :func:`selector_problem`) and log the change."""
+    :func:`selector_problem`) and log the change; nothing when it is unchanged."""
+    value = value.strip()
+    if value == mailbox.dkim_selector:
+        return
     before = audit.settings_snapshot(mailbox)
-    mailbox.dkim_selector = value.strip()
+    mailbox.dkim_selector = value
     mailbox.save(update_fields=["dkim_selector"])
     audit.record_settings_change(mailbox, actor, before)
 

@@ -58,8 +58,7 @@ def mailbox_security(request: HttpRequest, pk: int) -> HttpResponse:
             selector_value = request.POST["dkim_selector"].strip()
             selector_error = services.selector_problem(selector_value)
         if selector_error is None:
-            if selector_value != mailbox.dkim_selector:
-                services.set_selector(mailbox, selector_value, request.user)
+            services.set_selector(mailbox, selector_value, request.user)
             services.run_check(mailbox)
             # Redirect, so reloading the page does not check again.
             return redirect("mailbox-security", pk=mailbox.pk)
