@@ -13,6 +13,20 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 pytest_plugins = ["tests.servers.plugin", "tests.servers.dns_plugin", "tests.browser_plugin"]
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    """Name the PostgreSQL test databases after this run's port base as well, so two
+    checkouts running the suite side by side never drop each other's databases."""
+    from django.conf import settings
+
+    from tests.servers.plugin import port_base
+
+    db = settings.DATABASES["default"]
+    if "postgresql" in db["ENGINE"]:
+        test = db.setdefault("TEST", {})
+        test["NAME"] = f"{test.get('NAME') or 'test_' + db['NAME']}_{port_base()}"
+
+
 @pytest.fixture
 def office(db):
     """Tenant A with an administrator (every right), a manager, an advisor and a mailbox

@@ -226,3 +226,28 @@ def test_the_envelope_without_a_default_explains_and_still_opens_the_module(clie
     page = client.get("/account/settings/").content.decode()
     assert 'class="envelope has-problem" href="/email/"' in page
     assert 'role="img" aria-label="Je hebt geen standaard e-mailbox' in page
+
+
+def test_the_readers_of_a_mailbox_are_its_owners_and_linked_group_members_only(office):
+    member = factories.user(office.tenant)
+    inactive = factories.user(office.tenant)
+    inactive.is_active = False
+    inactive.save(update_fields=["is_active"])
+    group = factories.group(office.tenant, "Schade", members=(member, inactive, office.advisor))
+    office.mailbox.owner_groups.add(group)
+
+    readers = set(access.users_who_can_read(office.mailbox))
+
+    # The advisor is both owner and member, and is counted once.
+    assert readers == {office.advisor, member}
+    assert list(access.users_who_can_read(office.mailbox)).count(office.advisor) == 1
+    assert all(access.can_read(u, office.mailbox) for u in readers)
+    assert not access.can_read(office.admin, office.mailbox)
+
+
+def test_a_mailbox_of_an_edition_without_the_email_manager_has_no_readers(office):
+    office.tenant.edition = "basis"
+    office.tenant.save(update_fields=["edition"])
+    office.mailbox.refresh_from_db()
+
+    assert list(access.users_who_can_read(office.mailbox)) == []

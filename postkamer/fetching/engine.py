@@ -38,14 +38,14 @@ from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from postkamer.accounts.models import Notification, User
+from postkamer.accounts.models import Notification
 from postkamer.crypto import SecretUnreadable
 from postkamer.fetching import store
 from postkamer.fetching.models import FetchRun, FolderState
 from postkamer.fetching.queue import request_fetch
 from postkamer.mail import errors, imap, imapfetch
 from postkamer.mail.imap import ImapConnection
-from postkamer.mailboxes import audit
+from postkamer.mailboxes import access, audit
 from postkamer.mailboxes.connection import connect_options, describe_error, imap_settings
 from postkamer.mailboxes.models import AuditAction, Mailbox, MailboxType
 from postkamer.messages.models import Folder
@@ -552,17 +552,6 @@ def sync(mailbox: Mailbox, token: str | None = None, progress: Progress | None =
 # -- recording the outcome ------------------------------------------------------------
 
 
-def _owners(mailbox: Mailbox) -> list[User]:
-    # The same people postkamer.mailboxes.access lets read the mailbox.
-    if not mailbox.tenant.has_email_manager:
-        return []
-    return list(
-        User.objects.filter(tenant_id=mailbox.tenant_id, is_active=True)
-        .filter(Q(owned_mailboxes=mailbox) | Q(workflow_groups__linked_mailboxes=mailbox))
-        .distinct()
-    )
-
-
 def _error_text(error: Exception) -> str:
     if isinstance(error, errors.MailError):
         return describe_error(error)
@@ -596,7 +585,7 @@ def _disable(mailbox: Mailbox, text: str) -> None:
     mailbox.interval_minutes, mailbox.disabled_reason = None, reason
     audit.record(mailbox, None, AuditAction.AUTO_DISABLED, errors=mailbox.error_count)
     notes = []
-    for user in _owners(mailbox):
+    for user in access.users_who_can_read(mailbox):
         with translation.override(user.language or settings.LANGUAGE_CODE):
             notes.append(
                 Notification(

@@ -61,6 +61,18 @@ def visible_mailboxes(user: User) -> QuerySet[Mailbox]:
     return readable_mailboxes(user)
 
 
+def users_who_can_read(mailbox: Mailbox) -> QuerySet[User]:
+    """The active users who may read ``mailbox``'s mail: the same rule as
+    :func:`readable_mailboxes`, asked from the mailbox's side."""
+    if not mailbox.tenant.has_email_manager:
+        return User.objects.none()
+    return (
+        User.objects.filter(tenant_id=mailbox.tenant_id, is_active=True)
+        .filter(Q(owned_mailboxes=mailbox) | Q(workflow_groups__linked_mailboxes=mailbox))
+        .distinct()
+    )
+
+
 def can_read(user: User, mailbox: Mailbox) -> bool:
     return readable_mailboxes(user).filter(pk=mailbox.pk).exists()
 

@@ -7,17 +7,26 @@ The silent server, the closed port and Dovecot's OAuth2 introspection use
 ephemeral ports.  Offsets +4..+24 and +28..+99 are free for other fixtures
 (RECIPES uses +21/+22 for a fake IdP, +53 for DNS, +80 for a web server).
 
-Set ``POSTKAMER_TEST_PORT_BASE`` to move all blocks, e.g. when two checkouts
-run their suites at the same time. Keep every block below the ephemeral range
-(``/proc/sys/net/ipv4/ip_local_port_range``, 32768 and up on Linux): there an
+Two checkouts may run their suites side by side: without
+``POSTKAMER_TEST_PORT_BASE`` the controlling pytest process picks the first of
+``BASE_CANDIDATES`` whose three blocks are free and that no other run holds (a
+lock file in the temp dir, held until the run ends), and hands it to its xdist
+workers through the environment. When every candidate is taken the run stops
+with one line saying so. Setting ``POSTKAMER_TEST_PORT_BASE`` skips the search.
+Every block stays below the ephemeral range (32768 and up on Linux), where an
 outgoing connection may hold a port just when a server wants to listen on it.
+The PostgreSQL test database is named after the base too (``tests/settings.py``).
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
+import socket
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -27,19 +36,66 @@ from tests.servers.silent import closed_port as _closed_port
 from tests.servers.smtp import SmtpServers, start_smtp_servers
 from tests.servers.tls import TestCA, make_test_ca
 
-PORT_BASE = int(os.environ.get("POSTKAMER_TEST_PORT_BASE", "31200"))
 PORT_BLOCK = 100
+#: Bases tried in order; each run uses its base and the two blocks above it.
+BASE_CANDIDATES = tuple(range(31200, 32768 - 3 * PORT_BLOCK + 1, 3 * PORT_BLOCK)) + tuple(
+    range(28200, 31200, 3 * PORT_BLOCK)
+)
+#: The offsets inside a block that fixtures listen on (see the module docstring).
+_LISTEN_OFFSETS = (1, 2, 3, 25, 26, 27, 40, 53)
+_held_lock: object = None
+
+
+def port_base() -> int:
+    """Return this run's port base (chosen by :func:`pytest_configure`)."""
+    return int(os.environ.get("POSTKAMER_TEST_PORT_BASE", "31200"))
 
 
 def worker_port_base() -> int:
     """Return the first port of this process's block (see module docstring)."""
     m = re.fullmatch(r"gw(\d+)", os.environ.get("PYTEST_XDIST_WORKER", ""))
-    return PORT_BASE + (PORT_BLOCK * (int(m.group(1)) + 1) if m else 0)
+    return port_base() + (PORT_BLOCK * (int(m.group(1)) + 1) if m else 0)
+
+
+def _ports_free(base: int) -> bool:
+    for block in range(3):
+        for offset in _LISTEN_OFFSETS:
+            with socket.socket() as probe:
+                try:
+                    probe.bind(("127.0.0.1", base + block * PORT_BLOCK + offset))
+                except OSError:
+                    return False
+    return True
+
+
+def _claim_port_base() -> int:
+    """Lock and return the first free candidate base, or stop the run in one line."""
+    global _held_lock
+    for base in BASE_CANDIDATES:
+        lock = Path(tempfile.gettempdir()) / f"postkamer-test-ports-{base}.lock"
+        handle = lock.open("w")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            continue
+        if _ports_free(base):
+            _held_lock = handle  # held (open) until this process ends
+            return base
+        handle.close()
+    raise pytest.UsageError(
+        "postkamer tests: every test port block is busy (other runs or servers on "
+        f"127.0.0.1:{BASE_CANDIDATES[-1]}..{BASE_CANDIDATES[0] + 299}); "
+        "set POSTKAMER_TEST_PORT_BASE to a free block of 300 ports."
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     # aiosmtpd 1.4.6 reads its own deprecated attribute; pytest would show it.
     config.addinivalue_line("filterwarnings", "ignore:Session.login_data is deprecated")
+    # Only the controlling process chooses; xdist workers inherit its environment.
+    if "POSTKAMER_TEST_PORT_BASE" not in os.environ and not hasattr(config, "workerinput"):
+        os.environ["POSTKAMER_TEST_PORT_BASE"] = str(_claim_port_base())
 
 
 @pytest.fixture(scope="session")
