@@ -20,7 +20,7 @@ from postkamer.fetching import repair
 from postkamer.fetching import status as run_status
 from postkamer.fetching.models import FetchRun
 from postkamer.fetching.queue import request_fetch
-from postkamer.mail.mime import sanitize_html
+from postkamer.mail.html import sanitize_html
 from postkamer.mailboxes import access, folders
 from postkamer.mailboxes.models import Mailbox, MailboxType
 from postkamer.messages import rawstore
