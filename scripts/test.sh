@@ -25,8 +25,14 @@ fi
 .venv/bin/python -m pip install -q '.[test]'
 
 echo "== ruff"
-.venv/bin/ruff check postkamer tests bench
-.venv/bin/ruff format --check postkamer tests bench
+.venv/bin/ruff check postkamer tests bench scripts
+.venv/bin/ruff format --check postkamer tests bench scripts
+
+echo "== migrations and translations match the code"
+# The suite's settings: a throwaway data dir with its own keys.
+DJANGO_SETTINGS_MODULE=tests.settings .venv/bin/python -m django makemigrations --check --dry-run \
+  || { echo "a model changed without a migration: run makemigrations"; exit 1; }
+.venv/bin/python scripts/check_catalogue.py
 
 # PostgreSQL runs on this machine kind; start it if it stopped.
 if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
