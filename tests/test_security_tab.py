@@ -10,7 +10,7 @@ from django.utils import translation
 
 from postkamer.dnschecks.models import SecurityCheck
 from postkamer.dnschecks.services import message, run_check, selectors_in_use
-from postkamer.mail.dnsauth_text import MESSAGES, describe
+from postkamer.mail.dnsauth.text import MESSAGES, describe
 from postkamer.messages.models import Message, RawMessage
 from tests import factories
 from tests.dnschecks_support import install_zones

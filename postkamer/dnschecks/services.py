@@ -20,6 +20,7 @@ from django.utils.translation import gettext, pgettext_lazy
 
 from postkamer.accounts.models import User
 from postkamer.dnschecks.models import SecurityCheck
+from postkamer.mail import mime
 from postkamer.mail.dnsauth import (
     Advice,
     DomainReport,
@@ -29,7 +30,7 @@ from postkamer.mail.dnsauth import (
     make_resolver,
     selectors_from_headers,
 )
-from postkamer.mail.dnsauth_text import MESSAGES, fill
+from postkamer.mail.dnsauth.text import MESSAGES, fill
 from postkamer.mailboxes import audit
 from postkamer.mailboxes.models import Mailbox, MailboxType
 from postkamer.messages import rawstore
@@ -47,8 +48,6 @@ STATUS_LABELS = {
 #: How many of the mailbox's newest messages from its own domain are read for
 #: DKIM selectors: enough to see a key rotation, few enough to stay fast.
 RECENT_MESSAGES = 20
-# Only the header block is parsed; a message without a blank line is cut here.
-_HEADER_LIMIT = 64 * 1024
 
 # Param values that are words, not data, and so are translated too.
 _PARAM_WORDS = {
@@ -86,7 +85,7 @@ def selectors_in_use(mailbox: Mailbox, domain: str) -> list[str]:
             if len(picked) == RECENT_MESSAGES:
                 break
     blocks = [
-        _header_block(rawstore.read(message.raw))
+        mime.header_block(rawstore.read(message.raw))
         for message in Message.objects.filter(pk__in=picked).select_related("raw")
     ]
     found: list[str] = []
@@ -94,15 +93,6 @@ def selectors_in_use(mailbox: Mailbox, domain: str) -> list[str]:
         if signer == domain and selector not in found:
             found.append(selector)
     return found
-
-
-def _header_block(data: bytes) -> bytes:
-    head = data[:_HEADER_LIMIT]
-    for separator in (b"\r\n\r\n", b"\n\n"):
-        end = head.find(separator)
-        if end >= 0:
-            return head[: end + len(separator)]
-    return head
 
 
 def _unknown_report(domain: str, reason: str) -> DomainReport:
@@ -240,7 +230,7 @@ def message(code: str, params: dict[str, Any], english: str = "") -> str:
         if isinstance(word, str) and word in _PARAM_WORDS:
             shown[key] = str(_PARAM_WORDS[word])
     # The msgids are the MESSAGES sentences, extracted via gettext_noop in
-    # dnsauth_text, so translating a variable is intended here.
+    # dnsauth.text, so translating a variable is intended here.
     return fill(gettext(template), shown)
 
 
