@@ -10,7 +10,8 @@ times out gives ``unknown``.
 
 The modules: ``verdicts`` (result types, problem and advice codes), ``lookup``
 (the resolver and per-check cached lookups), ``spf``, ``dkim``, ``dmarc`` (one
-record type each), ``selectors`` (the DKIM selectors mail names), ``check`` (:func:`check_domain`, the three side by side) and ``text``.
+record type each), ``selectors`` (the DKIM selectors stored mail proves in
+use), ``check`` (:func:`check_domain`, the three side by side) and ``text``.
 The names callers use are importable from here.
 """
 
@@ -20,11 +21,17 @@ from postkamer.mail.dnsauth.check import PROVIDERS, check_domain
 from postkamer.mail.dnsauth.dkim import (
     KNOWN_DKIM_SELECTORS,
     O365_DKIM_SELECTORS,
+    SELECTOR_MAX_LENGTH,
+    is_valid_selector,
     parse_dkim_key,
 )
 from postkamer.mail.dnsauth.dmarc import organisational_domain, parse_dmarc
 from postkamer.mail.dnsauth.lookup import make_resolver
-from postkamer.mail.dnsauth.selectors import selectors_from_headers
+from postkamer.mail.dnsauth.selectors import (
+    StoredMail,
+    selectors_from_headers,
+    selectors_in_mail,
+)
 from postkamer.mail.dnsauth.spf import (
     KNOWN_PROVIDERS,
     O365_SPF_INCLUDE,
@@ -57,6 +64,7 @@ __all__ = [
     "OK",
     "PROBLEM_SEVERITY",
     "PROVIDERS",
+    "SELECTOR_MAX_LENGTH",
     "SPF_LOOKUP_LIMIT",
     "SPF_VOID_LIMIT",
     "UNKNOWN",
@@ -64,14 +72,17 @@ __all__ = [
     "Advice",
     "DomainReport",
     "Problem",
+    "StoredMail",
     "Verdict",
     "check_domain",
     "is_spf_record",
+    "is_valid_selector",
     "make_resolver",
     "organisational_domain",
     "parse_dkim_key",
     "parse_dmarc",
     "parse_spf",
     "selectors_from_headers",
+    "selectors_in_mail",
     "spf_with_term",
 ]

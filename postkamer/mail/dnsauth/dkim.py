@@ -25,6 +25,9 @@ from postkamer.mail.dnsauth.verdicts import (
 )
 
 O365_DKIM_SELECTORS = ("selector1", "selector2")
+#: Selectors given to the check that are looked up at most: the mailbox's own
+#: and those its mail proves in use (five at most) fit.
+MAX_CHECKED_SELECTORS = 8
 
 #: Selectors tried when the administrator did not tell us which one is used.
 KNOWN_DKIM_SELECTORS = (
@@ -151,8 +154,14 @@ def _o365_target(selector: str, domain: str) -> str:
 
 def check_dkim(lookups: Lookups, domain: str, provider: str, selectors: Sequence[str]) -> Verdict:
     """Return the DKIM verdict of ``domain``: ``selectors`` (and Office 365's
-    two) must exist; the usual selectors are tried besides (unless Office 365)."""
-    explicit = _unique(s.strip().lower() for s in selectors if s and s.strip())
+    two) must exist; the usual selectors are tried besides (unless Office 365).
+
+    Of ``selectors`` only the first :data:`MAX_CHECKED_SELECTORS` valid ones
+    (:func:`is_valid_selector`) are looked up; the others are never looked up
+    nor shown, so a list from outside cannot make the check ask or say much.
+    """
+    valid = (s.strip().lower() for s in selectors if s and is_valid_selector(s.strip()))
+    explicit = _unique(valid)[:MAX_CHECKED_SELECTORS]
     required = list(O365_DKIM_SELECTORS) if provider == "office365" else []
     candidates = _unique([*explicit, *required, *([] if required else KNOWN_DKIM_SELECTORS)])
 
@@ -255,3 +264,18 @@ def _unique(items: Iterable[str]) -> list[str]:
         if item not in seen:
             seen.append(item)
     return seen
+
+
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?"
+_SELECTOR_RE = re.compile(rf"{_LABEL}(?:\.{_LABEL})*", re.ASCII)
+#: The longest selector accepted: room for ``._domainkey.`` and the domain in
+#: a 253-character name.
+SELECTOR_MAX_LENGTH = 200
+
+
+def is_valid_selector(value: str) -> bool:
+    """Return True when ``value`` is a DKIM selector we may look up and show:
+    DNS labels of letters, digits, ``-`` and ``_`` (not at either end), joined
+    by dots, at most :data:`SELECTOR_MAX_LENGTH` characters. The one rule for
+    typed selectors and selectors found in mail."""
+    return len(value) <= SELECTOR_MAX_LENGTH and bool(_SELECTOR_RE.fullmatch(value))
