@@ -54,7 +54,8 @@ def check_domain(
 
     ``provider`` is the mailbox type (``imap`` or ``office365``);
     ``selectors`` are DKIM selectors to try first (entered by the
-    administrator or found with :func:`selectors_from_headers`);
+    administrator or found with :func:`~.selectors.selectors_in_mail`; only
+    the first few valid ones are looked up);
     ``smtp_host_ips`` are the addresses of the mailbox's SMTP server, which
     SPF must authorise; ``smtp_host`` (optional) is its host name, used to
     recognise a known provider and, without ``smtp_host_ips``, to look the
