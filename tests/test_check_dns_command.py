@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from postkamer.dnschecks.management.commands.check_dns import HELP
 from tests import factories
@@ -91,3 +91,13 @@ def test_json_prints_exactly_the_apis_object(capsys, api, office, dns):
 def test_the_help_documents_the_exit_codes():
     assert "0 when no record has an error" in HELP
     assert "1 when at least" in HELP and "2 when none has an error" in HELP
+
+
+@pytest.mark.parametrize("selector", ["<script>", "a b", "-fout", "x" * 201])
+def test_an_invalid_selector_is_refused_before_anything_is_looked_up(dns, selector):
+    before = len(dns.queries)
+    with pytest.raises(CommandError) as refused:
+        call_command("check_dns", "good-imap.nl", f"--selector={selector}")
+    assert "--selector" in str(refused.value)
+    assert "DKIM-selector" in str(refused.value)
+    assert dns.queries[before:] == []

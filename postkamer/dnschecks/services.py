@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import ipaddress
 import logging
-import re
 from typing import Any
 
 from django.conf import settings
@@ -20,16 +19,20 @@ from django.utils.translation import gettext, pgettext_lazy
 
 from postkamer.accounts.models import User
 from postkamer.dnschecks.models import SecurityCheck
+from postkamer.mail import mime
 from postkamer.mail.dnsauth import (
     Advice,
     DomainReport,
     Problem,
+    StoredMail,
     Verdict,
     check_domain,
+    is_valid_selector,
     make_resolver,
-    selectors_from_headers,
+    selectors_in_mail,
 )
-from postkamer.mail.dnsauth_text import MESSAGES, fill
+from postkamer.mail.dnsauth.selectors import MAX_VERIFIED_BYTES
+from postkamer.mail.dnsauth.text import MESSAGES, fill
 from postkamer.mailboxes import audit
 from postkamer.mailboxes.models import Mailbox, MailboxType
 from postkamer.messages import rawstore
@@ -45,10 +48,10 @@ STATUS_LABELS = {
     "unknown": pgettext_lazy("security status", "unknown"),
 }
 #: How many of the mailbox's newest messages from its own domain are read for
-#: DKIM selectors: enough to see a key rotation, few enough to stay fast.
+#: DKIM selectors: enough to see a key rotation, few enough to stay fast. Each
+#: received one may be verified (see ``postkamer.mail.dnsauth.selectors`` for
+#: the bounds on signatures, key lookups and selectors).
 RECENT_MESSAGES = 20
-# Only the header block is parsed; a message without a blank line is cut here.
-_HEADER_LIMIT = 64 * 1024
 
 # Param values that are words, not data, and so are translated too.
 _PARAM_WORDS = {
@@ -68,10 +71,12 @@ def mailbox_domain(mailbox: Mailbox) -> str:
 
 
 def selectors_in_use(mailbox: Mailbox, domain: str) -> list[str]:
-    """Return the DKIM selectors that signed the mailbox's recent mail from ``domain``.
+    """Return the DKIM selectors proven to sign the mailbox's recent mail from ``domain``.
 
-    Reads the header blocks of the newest stored messages whose sender is at
-    ``domain`` (sent copies and colleagues' mail alike). No messages: ``[]``.
+    Reads the newest stored messages whose sender is at ``domain``: a copy in
+    the Sent folder is ours, so its selectors count as written; a received one
+    counts only when its signature verifies (anyone can write a DKIM-Signature
+    header). At most a few selectors, each a valid one. No messages: ``[]``.
     """
     if not domain:
         return []
@@ -85,24 +90,30 @@ def selectors_in_use(mailbox: Mailbox, domain: str) -> list[str]:
             picked.append(pk)
             if len(picked) == RECENT_MESSAGES:
                 break
-    blocks = [
-        _header_block(rawstore.read(message.raw))
-        for message in Message.objects.filter(pk__in=picked).select_related("raw")
-    ]
-    found: list[str] = []
-    for signer, selector in selectors_from_headers(blocks):
-        if signer == domain and selector not in found:
-            found.append(selector)
-    return found
+    rows = Message.objects.filter(pk__in=picked).select_related("raw").defer("text", "html")
+    messages = rows.in_bulk()
+    try:
+        resolver = make_resolver(getattr(settings, "POSTKAMER_DNS_RESOLVERS", None))
+    except Exception:
+        # The check itself reports the setting; without a resolver only our own
+        # sent copies can name a selector.
+        resolver = None
 
+    def stored(message: Message) -> StoredMail:
+        raw = rawstore.read(message.raw)
+        if message.folder == "sent":
+            return StoredMail(mime.header_block(raw), ours=True)
+        return StoredMail(raw)
 
-def _header_block(data: bytes) -> bytes:
-    head = data[:_HEADER_LIMIT]
-    for separator in (b"\r\n\r\n", b"\n\n"):
-        end = head.find(separator)
-        if end >= 0:
-            return head[: end + len(separator)]
-    return head
+    # Newest first, read one at a time: the search stops at the first few found.
+    # Received mail too large to be verified is not even read.
+    mail = (
+        stored(messages[pk])
+        for pk in picked
+        if pk in messages
+        and (messages[pk].folder == "sent" or messages[pk].size <= MAX_VERIFIED_BYTES)
+    )
+    return selectors_in_mail(mail, domain, resolver=resolver)
 
 
 def _unknown_report(domain: str, reason: str) -> DomainReport:
@@ -157,17 +168,13 @@ def check(
     )
 
 
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?"
-_SELECTOR = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
-
-
 def selector_problem(value: str) -> str | None:
     """Return why ``value`` is not a usable DKIM selector, or None (empty is fine:
     no selector of one's own)."""
     value = value.strip()
     if not value:
         return None
-    if len(value) > 200 or not _SELECTOR.fullmatch(value):
+    if not is_valid_selector(value):
         return gettext(
             "A DKIM selector consists of letters, digits, '-' and '_', possibly "
             "with dots in between (for example selector1)."
@@ -240,7 +247,7 @@ def message(code: str, params: dict[str, Any], english: str = "") -> str:
         if isinstance(word, str) and word in _PARAM_WORDS:
             shown[key] = str(_PARAM_WORDS[word])
     # The msgids are the MESSAGES sentences, extracted via gettext_noop in
-    # dnsauth_text, so translating a variable is intended here.
+    # dnsauth.text, so translating a variable is intended here.
     return fill(gettext(template), shown)
 
 

@@ -26,7 +26,7 @@ from postkamer.mail.dnsauth import (
     selectors_from_headers,
     spf_with_term,
 )
-from postkamer.mail.dnsauth_text import MESSAGES, describe, format_report
+from postkamer.mail.dnsauth.text import MESSAGES, describe, format_report
 from tests.mail.dnsauth_zones import CASES, OTHER_IP, SMTP_IP, Case, install, make_keys
 from tests.servers.dns import TestDNS
 
@@ -186,8 +186,9 @@ def test_to_dict_shape_and_json(reports: dict[str, tuple[DomainReport, float]]) 
 def test_every_code_has_an_english_sentence() -> None:
     assert set(PROBLEM_SEVERITY) | ADVICE_CODES == set(MESSAGES)
     # Codes written in the source must be declared (and so have a sentence).
-    source = Path(dnsauth.__file__).read_text()
-    used = set(re.findall(r'_(?:problem|advice)\(\s*"([a-z0-9_]+)"', source))
+    source = "".join(p.read_text() for p in Path(dnsauth.__file__).parent.glob("*.py"))
+    used = set(re.findall(r'make_(?:problem|advice)\(\s*"([a-z0-9_]+)"', source))
+    assert {"spf_missing", "dkim_missing_selector", "dmarc_missing", "dns_failure"} <= used
     used |= set(re.findall(r'\("(dkim_[a-z_]+)", \{', source))
     assert used <= set(MESSAGES), used - set(MESSAGES)
     assert describe("spf_too_many_lookups", {"count": 11, "limit": 10}).startswith(
@@ -321,6 +322,77 @@ def test_organisational_domain() -> None:
     assert organisational_domain("www.kantoor.co.uk") == "kantoor.co.uk"
     assert organisational_domain("kantoor.com.au") == "kantoor.com.au"
     assert organisational_domain("nl") == "nl"
+    assert organisational_domain("") == ""
+
+
+@pytest.mark.parametrize(
+    ("domain", "expected"),
+    [
+        # Suffixes a hand-made list missed: ICANN (gc.ca) and private-section
+        # registries (co.nl, com.de, eu.com) that sell names to unrelated offices.
+        ("mail.kantoor.co.nl", "kantoor.co.nl"),
+        ("kantoor.co.nl", "kantoor.co.nl"),
+        ("smtp.kantoor.com.de", "kantoor.com.de"),
+        ("mail.kantoor.gc.ca", "kantoor.gc.ca"),
+        ("mail.kantoor.eu.com", "kantoor.eu.com"),
+        ("Mail.Kantoor.EU.com.", "kantoor.eu.com"),
+        # A public suffix itself has no organisation above it.
+        ("eu.com", "eu.com"),
+        ("co.nl", "co.nl"),
+        # A name under an unknown top-level domain: the last label is the suffix.
+        ("mail.kantoor.test", "kantoor.test"),
+    ],
+)
+def test_organisational_domain_follows_the_public_suffix_list(domain: str, expected: str) -> None:
+    assert organisational_domain(domain) == expected
+
+
+def test_the_suffix_list_is_the_packaged_one_and_needs_no_network() -> None:
+    # Every connection and name lookup refused: the list must come from the
+    # installed package.
+    code = (
+        "import sys\n"
+        "def refuse(event, args):\n"
+        "    if event in ('socket.connect', 'socket.sendto', 'socket.getaddrinfo'):\n"
+        "        raise OSError('no network in this test')\n"
+        "sys.addaudithook(refuse)\n"
+        "from postkamer.mail.dnsauth import organisational_domain\n"
+        "print(organisational_domain('mail.kantoor.eu.com'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "kantoor.eu.com"
+
+
+@pytest.mark.parametrize("org", ["kantoor.co.nl", "kantoor.eu.com"])
+def test_the_dmarc_fallback_asks_the_organisation_not_the_public_suffix(
+    zones: TestDNS, dns_resolver_spec: str, org: str
+) -> None:
+    suffix = org.partition(".")[2]
+    # The registry publishes a policy of its own: it must not count for its customers.
+    zones.set_zone(suffix, '_dmarc TXT "v=DMARC1; p=none; rua=mailto:registry@' + suffix + '"')
+    zones.set_zone(org, 'mail TXT "v=spf1 -all"')
+    resolver = make_resolver(dns_resolver_spec)
+    try:
+        before = len(zones.queries)
+        dmarc = check_domain(f"mail.{org}", resolver=resolver).dmarc
+        asked = [name for name, _ in zones.queries[before:] if name.startswith("_dmarc.")]
+        assert asked == [f"_dmarc.mail.{org}", f"_dmarc.{org}"]
+        assert dmarc.status == "error"
+        assert [p.code for p in dmarc.problems] == ["dmarc_missing"]
+        add = _advice(dmarc, "dmarc_add_record")
+        assert add.params["name"] == f"_dmarc.{org}"
+        assert add.record == f"v=DMARC1; p=quarantine; rua=mailto:dmarc-reports@{org}"
+        # With a record at the organisational domain, that one applies.
+        zones.add_records(org, '_dmarc TXT "v=DMARC1; p=reject; rua=mailto:d@' + org + '"')
+        dmarc = check_domain(f"mail.{org}", resolver=resolver).dmarc
+        assert dmarc.status == "ok"
+        assert _advice(dmarc, "dmarc_inherited").params["org_domain"] == org
+    finally:
+        zones.remove_zone(org)
+        zones.remove_zone(suffix)
 
 
 RECEIVED_FROM_O365 = b"""\
@@ -368,9 +440,13 @@ def test_selectors_from_headers() -> None:
     assert selectors_from_headers([sent, sent.encode()]) == [("kantoor.nl", "default")]
 
 
-def test_module_is_django_free() -> None:
+def test_package_is_django_free() -> None:
     code = (
-        "import sys, postkamer.mail.dnsauth, postkamer.mail.dnsauth_text; "
-        "sys.exit('django' in sys.modules)"
+        "import importlib, pkgutil, sys, postkamer.mail.dnsauth as p\n"
+        "names = [m.name for m in pkgutil.iter_modules(p.__path__, 'postkamer.mail.dnsauth.')]\n"
+        "assert {'postkamer.mail.dnsauth.spf', 'postkamer.mail.dnsauth.text'} <= set(names)\n"
+        "for name in names:\n"
+        "    importlib.import_module(name)\n"
+        "sys.exit('django' in sys.modules)\n"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -42,6 +42,8 @@ class _ZoneResolver(BaseResolver):
         reply.header.aa = 1
         qname = str(request.q.qname).lower()
         qtype = request.q.qtype
+        with self.owner.lock:
+            self.owner.queries.append((qname.rstrip("."), QTYPE.get(qtype)))
         if any(_under(qname, s) for s in self.owner.timeout_names):
             # dnslib's handler catches DNSError and sends nothing back.
             raise DNSError("test: never answer")
@@ -104,6 +106,8 @@ class TestDNS:
         self.lock = threading.Lock()
         self.servfail_names: set[str] = {SERVFAIL_SUFFIX}
         self.timeout_names: set[str] = {TIMEOUT_SUFFIX}
+        #: Every question asked, as (name without the final dot, type), in order.
+        self.queries: list[tuple[str, str]] = []
         self._servers: list[DNSServer] = []
 
     @property
@@ -174,6 +178,13 @@ class TestDNS:
             self.set_zone(origin, "")
         with self.lock:
             self.zones[origin] = [*self.zones[origin], *records]
+
+    def queries_under(self, suffix: str) -> list[tuple[str, str]]:
+        """Return the questions asked so far about ``suffix`` and names under it."""
+        suffix = suffix.lower().rstrip(".")
+        with self.lock:
+            asked = list(self.queries)
+        return [(name, rdtype) for name, rdtype in asked if _under(name + ".", suffix + ".")]
 
     def remove_zone(self, origin: str) -> None:
         """Stop serving a zone; its names get REFUSED."""

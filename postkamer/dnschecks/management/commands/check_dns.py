@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from datetime import datetime
@@ -58,6 +59,15 @@ def format_text(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _selector(value: str) -> str:
+    # The rule of the security tab: a selector is looked up and printed only
+    # when it is one (argparse then names the option in its message).
+    problem = services.selector_problem(value)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return value.strip()
+
+
 class Command(BaseCommand):
     help = HELP
 
@@ -68,6 +78,7 @@ class Command(BaseCommand):
             "--selector",
             action="append",
             default=[],
+            type=_selector,
             help="a DKIM selector to check first (repeatable)",
         )
         parser.add_argument("--smtp-host", help="the SMTP server whose address SPF must allow")

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from postkamer.mail.dnsauth import DomainReport
+    from postkamer.mail.dnsauth.verdicts import DomainReport
 
 
 def gettext_noop(message: str) -> str:
