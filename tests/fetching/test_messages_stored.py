@@ -98,3 +98,39 @@ def test_a_failing_receiver_does_not_fail_the_fetch(box, django_capture_on_commi
         messages_stored.disconnect(dispatch_uid="test-broken")
     assert outcome.ok
     assert box.subjects() == ["Toch opgeslagen"]
+
+
+def test_the_announcement_costs_one_query_per_batch_and_the_auto_reply_check_one_more(
+    dovecot, settings, db, django_capture_on_commit_callbacks, monkeypatch
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from postkamer.autoreply import receivers
+    from postkamer.fetching import engine
+    from tests.fetching.conftest import make_box
+
+    settings.POSTKAMER_CA_FILE = dovecot.ca_file
+    monkeypatch.setattr(engine, "BATCH_MESSAGES", 2)
+
+    def queries_of_a_first_fetch() -> int:
+        box = make_box(dovecot, *dovecot.new_user())
+        for i in range(4):
+            box.deliver(make_message(f"Bericht {i}"))
+        with (
+            CaptureQueriesContext(connection) as queries,
+            django_capture_on_commit_callbacks(execute=True),
+        ):
+            assert box.fetch().new_messages == 4
+        return len(queries)
+
+    with_hook = queries_of_a_first_fetch()
+    messages_stored.disconnect(dispatch_uid="autoreply-evaluate")
+    try:
+        assert not messages_stored.has_listeners(Message)
+        without = queries_of_a_first_fetch()
+    finally:
+        messages_stored.connect(receivers.queue_evaluation, dispatch_uid="autoreply-evaluate")
+    # Two inbox batches: per batch the id lookup, and the check whether the
+    # mailbox's automatic reply is on (it is not: nothing is queued).
+    assert with_hook - without == 2 * 2
