@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "postkamer.messages",
     "postkamer.fetching",
     "postkamer.dnschecks",
+    "postkamer.autoreply",
     "postkamer.api",
 ]
 

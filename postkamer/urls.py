@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from postkamer.accounts import notifications
 from postkamer.accounts import views as account_views
+from postkamer.autoreply import views as autoreply_views
 from postkamer.dnschecks import views as dnscheck_views
 
 urlpatterns = [
@@ -12,6 +13,11 @@ urlpatterns = [
     path("email/", include("postkamer.messages.urls")),
     path("notifications/", notifications.notification_list, name="notifications"),
     path("beheer/e-mailmanager/", include("postkamer.mailboxes.urls")),
+    path(
+        "beheer/e-mailmanager/<int:pk>/automatisch-antwoord/",
+        autoreply_views.mailbox_auto_reply,
+        name="mailbox-auto-reply",
+    ),
     path(
         "beheer/e-mailmanager/<int:pk>/beveiliging/",
         dnscheck_views.mailbox_security,

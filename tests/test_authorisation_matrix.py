@@ -160,6 +160,9 @@ def test_the_matrix_sees_the_mailbox_routes_of_today():
         "mailbox-owners-tab",
         "api-mailbox-detail",
         "api-mailbox-owners",
+        "mailbox-auto-reply",
+        "api-auto-reply",
+        "api-auto-reply-replies",
     } <= names
 
 
@@ -301,6 +304,19 @@ EXPECTED: dict[str, list[tuple[str, str, Callable[[Any], dict[str, Any]] | None,
     "api-mailbox-owner-remove": [("owner", "delete", None, 403), ("admin", "delete", None, 204)],
     "api-mailbox-audit": [("owner", "get", None, 403), ("manager", "get", None, 200)],
     "api-organisation-users": [("owner", "get", None, 403), ("manager", "get", None, 200)],
+    "mailbox-auto-reply": [
+        ("manager", "get", None, 200),
+        ("owner", "get", None, 403),
+        ("owner", "post", lambda w: {"interval_days": "7"}, 403),
+        ("manager", "post", lambda w: {"interval_days": "7"}, 302),
+    ],
+    "api-auto-reply": [
+        ("owner", "get", None, 403),
+        ("member", "put", lambda w: {"enabled": False}, 403),
+        ("manager", "get", None, 200),
+        ("manager", "put", lambda w: {"interval_days": 3}, 200),
+    ],
+    "api-auto-reply-replies": [("owner", "get", None, 403), ("manager", "get", None, 200)],
 }
 
 

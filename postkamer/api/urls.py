@@ -2,6 +2,7 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from postkamer.api import messages, views
+from postkamer.autoreply.api import AutoReplyRepliesView, AutoReplyView
 from postkamer.dnschecks.api import MailboxSecurityView
 
 router = DefaultRouter()
@@ -13,6 +14,12 @@ urlpatterns = [
         "mailboxes/<int:pk>/security/",
         MailboxSecurityView.as_view(),
         name="api-mailbox-security",
+    ),
+    path("mailboxes/<int:pk>/auto-reply/", AutoReplyView.as_view(), name="api-auto-reply"),
+    path(
+        "mailboxes/<int:pk>/auto-reply/replies/",
+        AutoReplyRepliesView.as_view(),
+        name="api-auto-reply-replies",
     ),
     path(
         "mailboxes/<int:pk>/messages/",

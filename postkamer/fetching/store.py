@@ -32,6 +32,7 @@ from postkamer.mail import mime
 from postkamer.mail.imapfetch import FetchedMessage
 from postkamer.messages import rawstore
 from postkamer.messages.models import Attachment, Message, RawMessage
+from postkamer.messages.signals import messages_stored
 
 _MAX_ID = 998  # Message.message_id / in_reply_to max_length
 
@@ -317,6 +318,28 @@ def _insert_attachments(state: FolderState, uidvalidity: int, todo: list[Prepare
         cursor.executemany(sql, params)
 
 
+def _announce(state: FolderState, uidvalidity: int, todo: list[Prepared], repaired: bool) -> None:
+    """Send ``messages_stored`` for the rows just inserted, once they commit. A
+    receiver's error is logged (``robust``), never turned into a failed fetch: the
+    messages are stored by then."""
+    if not messages_stored.has_listeners(Message):
+        return
+    ids = sorted(_stored_uids(state, uidvalidity, [item.fetched.uid for item in todo]).values())
+    mailbox_id, folder = state.mailbox_id, state.role
+
+    # A named function, not a partial: Django logs a robust hook's failure by name.
+    def announce_stored_messages() -> None:
+        messages_stored.send(
+            sender=Message,
+            mailbox_id=mailbox_id,
+            folder=folder,
+            message_ids=ids,
+            repaired=repaired,
+        )
+
+    transaction.on_commit(announce_stored_messages, robust=True)
+
+
 def store_batch(
     state: FolderState,
     uidvalidity: int,
@@ -332,8 +355,10 @@ def store_batch(
     when the mailbox already holds a message of the same role with the same
     Message-ID and SHA-256 (a UIDVALIDITY change or a repair re-reads old mail).
     When ``uidvalidity`` differs from the stored one the mark restarts from this
-    batch. ``state`` is updated in place. Returns a :class:`BatchResult`; raises
-    only database errors, after which nothing of the batch is stored.
+    batch. ``state`` is updated in place. Once the batch has committed,
+    ``postkamer.messages.signals.messages_stored`` announces the new rows.
+    Returns a :class:`BatchResult`; raises only database errors, after which
+    nothing of the batch is stored.
     """
     fetched_at = fetched_at or timezone.now()
     mailbox_id = state.mailbox_id
@@ -386,6 +411,7 @@ def store_batch(
                     ]
                 )
                 _insert_attachments(state, uidvalidity, todo)
+                _announce(state, uidvalidity, todo, repaired)
             FolderState.objects.filter(pk=state.pk).update(
                 uidvalidity=uidvalidity, last_uid=new_last, updated_at=fetched_at
             )

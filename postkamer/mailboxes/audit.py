@@ -109,6 +109,40 @@ def _field_label(name: str) -> str:
         return name
 
 
+def _auto_reply_fields(names: list[str]) -> str:
+    labels = {
+        "starts_at": _("start"),
+        "ends_at": _("end"),
+        "subject": _("subject"),
+        "body_html": _("text"),
+        "interval_days": _("days between two replies to the same sender"),
+    }
+    return ", ".join(str(labels.get(name, name)) for name in names)
+
+
+def _describe_auto_reply(values: dict[str, Any], detail: dict[str, Any]) -> str:
+    changed = list(detail.get("fields") or [])
+    others = [name for name in changed if name != "enabled"]
+    fields = _auto_reply_fields(others)
+    if "enabled" in changed and detail.get("enabled"):
+        if others:
+            return _("%(who)s switched the automatic reply on and changed: %(fields)s.") % {
+                **values,
+                "fields": fields,
+            }
+        return _("%(who)s switched the automatic reply on.") % values
+    if "enabled" in changed:
+        if others:
+            return _("%(who)s switched the automatic reply off and changed: %(fields)s.") % {
+                **values,
+                "fields": fields,
+            }
+        return _("%(who)s switched the automatic reply off.") % values
+    if others:
+        return _("%(who)s changed the automatic reply: %(fields)s.") % {**values, "fields": fields}
+    return _("%(who)s saved the automatic reply without changes.") % values
+
+
 def describe(entry: MailboxAuditEntry) -> str:
     """The entry as one plain sentence in the active language."""
     who = entry.actor_name or _("The system")
@@ -145,4 +179,8 @@ def describe(entry: MailboxAuditEntry) -> str:
                 "count": d["errors"]
             }
         return _("Automatic fetching was switched off after repeated errors.")
+    if action == AuditAction.AUTO_REPLY_CHANGED:
+        return _describe_auto_reply(values, d)
+    if action == AuditAction.AUTO_REPLY_FAILED:
+        return _("The automatic reply to %(to)s could not be sent.") % {"to": d.get("to") or "?"}
     return f"{who}: {entry.get_action_display()}"

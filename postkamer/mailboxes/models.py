@@ -180,6 +180,8 @@ class AuditAction(models.TextChoices):
     SYNC_REPAIRED = "sync_repaired", _("synchronisation repaired")
     OAUTH_CONNECTED = "oauth_connected", _("connected with Microsoft")
     AUTO_DISABLED = "auto_disabled", _("fetching switched off after errors")
+    AUTO_REPLY_CHANGED = "auto_reply_changed", _("automatic reply changed")
+    AUTO_REPLY_FAILED = "auto_reply_failed", _("automatic reply not sent")
 
 
 class MailboxAuditEntry(models.Model):

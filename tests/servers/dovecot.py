@@ -22,6 +22,7 @@ import os
 import re
 import secrets
 import shutil
+import smtplib
 import socket
 import subprocess
 import threading
@@ -477,6 +478,13 @@ service anvil {{
         """APPEND one message; return its UID.  ``flags`` like ``"\\\\Seen"``."""
         resp = self._with_admin(user, lambda c: c.append(folder, raw, flags, internaldate))
         return _uids_from_appenduid(resp)[0]
+
+    def deliver_lmtp(self, recipient: str, raw: bytes, envelope_from: str) -> None:
+        """Deliver ``raw`` to ``recipient``'s INBOX over LMTP, as a mail server
+        does: Dovecot adds ``Return-Path: <envelope_from>`` ("" gives ``<>``),
+        ``Delivered-To`` and ``Received``, and the INTERNALDATE is now."""
+        with smtplib.LMTP("127.0.0.1", self.lmtp_port) as lmtp:
+            lmtp.sendmail(envelope_from, [recipient], raw)
 
     def deliver_many(
         self, user: str, raws: Sequence[bytes], folder: str = "INBOX", batch: int = 500
