@@ -76,15 +76,26 @@ def test_invalid_form_shows_dutch_messages_and_keeps_nothing(client, office):
     assert not Mailbox.objects.filter(name="Hypotheken").exists()
 
 
+def form_of(box: Mailbox, **changes: str) -> dict[str, str]:
+    """The mailbox page's form as it shows ``box``, with ``changes``."""
+    form = {
+        **FORM,
+        "sender_address": box.sender_address,
+        "imap_password": "",
+        "interval": str(box.interval_minutes or ""),
+    }
+    for name in ("name", "imap_host", "imap_port", "imap_security", "imap_username"):
+        form[name] = str(getattr(box, name))
+    for name in ("smtp_host", "smtp_port", "smtp_security", "smtp_username"):
+        form[name] = str(getattr(box, name))
+    form.update(changes)
+    return form
+
+
 def test_editing_without_a_password_keeps_the_stored_one(client, office):
     client.force_login(office.manager)
     box = office.mailbox
-    form = {
-        **FORM,
-        "name": "Nieuwe naam",
-        "imap_password": "",
-        "sender_address": box.sender_address,
-    }
+    form = form_of(box, name="Nieuwe naam")
     response = client.post(f"/beheer/e-mailmanager/{box.pk}/", form)
     assert response.status_code == 302
     box.refresh_from_db()

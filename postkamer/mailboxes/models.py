@@ -180,15 +180,26 @@ class AuditAction(models.TextChoices):
     SYNC_REPAIRED = "sync_repaired", _("synchronisation repaired")
     OAUTH_CONNECTED = "oauth_connected", _("connected with Microsoft")
     AUTO_DISABLED = "auto_disabled", _("fetching switched off after errors")
+    DELETED = "deleted", _("deleted")
 
 
 class MailboxAuditEntry(models.Model):
     """One change to a mailbox: who, what, when (SPEC §2 "Tab Eigenaar").
 
     ``detail`` holds names and IDs only; secret values never go in (see audit.record).
+
+    The log outlives the mailbox: deleting one sets ``mailbox`` to NULL and keeps
+    every entry, findable by ``tenant`` and ``mailbox_ref`` (the old ID; IDs are
+    never reused on SQLite or PostgreSQL), with the name it had at the time. The
+    last entry says who deleted it.
     """
 
-    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="audit_entries")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    mailbox = models.ForeignKey(
+        Mailbox, on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_entries"
+    )
+    mailbox_ref = models.PositiveIntegerField(_("mailbox ID"), db_index=True)
+    mailbox_name = models.CharField(_("mailbox"), max_length=200)
     # Kept when the actor is deleted: the entry still says what happened.
     actor = models.ForeignKey(
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -204,4 +215,4 @@ class MailboxAuditEntry(models.Model):
         verbose_name_plural = _("audit entries")
 
     def __str__(self) -> str:
-        return f"{self.mailbox_id} {self.action} {self.at:%Y-%m-%d %H:%M}"
+        return f"{self.mailbox_name} ({self.mailbox_ref}) {self.action} {self.at:%Y-%m-%d %H:%M}"
