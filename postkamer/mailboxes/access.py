@@ -187,11 +187,6 @@ def get_mailbox(user: User, pk: object, need: str = READ) -> Mailbox:
     return mailbox
 
 
-def check_group_linking(user: User) -> None:
-    """Raise PermissionDenied unless ``user`` may link workflow groups (right ``multi_user``)."""
-    check_right(user, GROUPS)
-
-
 def default_mailbox_problem(user: User) -> str | None:
     """Return why the user's default mailbox is missing, or None when it is fine.
 

@@ -5,6 +5,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from postkamer.mailboxes.folders import JUNK, SENT, FolderListing
@@ -39,18 +40,21 @@ class MailboxForm(forms.ModelForm):
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         help_text=_("Empty: the IMAP password is used."),
     )
+    # Declared here rather than in Meta, so the admin (which swaps date fields for
+    # its split widget) shows the same field.
+    sync_since = forms.DateTimeField(
+        label=capfirst(_("synchronisation date")),
+        required=False,
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text=_("Mail that arrived on the server from this moment on is fetched."),
+    )
 
     class Meta:
         model = Mailbox
         fields = [f for f in SETTINGS_FIELDS if f != "interval_minutes"]
-        widgets = {
-            "sync_since": forms.DateTimeInput(
-                attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"
-            ),
-        }
         help_texts = {
             "max_errors": _("After this many failed fetches in a row the interval becomes 'none'."),
-            "sync_since": _("Mail that arrived on the server from this moment on is fetched."),
             "smtp_username": _("Empty: the IMAP user name is used."),
         }
 
@@ -66,7 +70,6 @@ class MailboxForm(forms.ModelForm):
         self.tenant_id = tenant_id if tenant_id is not None else self.instance.tenant_id
         if folder_listing is not None and folder_listing.ok:
             self._offer_server_folders(folder_listing)
-        self.fields["sync_since"].input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S"]
         if self.instance.pk:
             self.initial["interval"] = (
                 str(self.instance.interval_minutes) if self.instance.interval_minutes else ""
@@ -80,7 +83,6 @@ class MailboxForm(forms.ModelForm):
         else:
             self.initial.setdefault("sync_since", timezone.localtime().replace(second=0))
             self.initial.setdefault("interval", "5")
-        self.fields["sync_since"].required = False
         for name in ("imap_host", "imap_username", "smtp_host"):
             self.fields[name].widget.attrs["autocomplete"] = "off"
 

@@ -15,10 +15,6 @@ from django.utils.translation import gettext as _
 
 from postkamer.mailboxes import access
 
-# Kept importable from here for the pages and the API that show them.
-edition_message = access.edition_message
-right_message = access.right_message
-
 
 def _refuse(request: HttpRequest, title: str, message: str) -> HttpResponse:
     return render(request, "refused.html", {"title": title, "message": message}, status=403)
@@ -45,7 +41,7 @@ def email_manager_required(view: Callable[..., HttpResponse]) -> Callable[..., H
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not request.user.has_right("email_manager"):
-            return _refuse(request, _("No access"), right_message())
+            return _refuse(request, _("No access"), access.right_message())
         return view(request, *args, **kwargs)
 
     return wrapper
@@ -65,7 +61,7 @@ def mailbox_manager_required(view: Callable[..., HttpResponse]) -> Callable[...,
         if not access.visible_mailboxes(request.user).filter(pk=kwargs["pk"]).exists():
             raise Http404(_("Mailbox not found."))
         if not request.user.has_right("email_manager"):
-            return _refuse(request, _("No access"), right_message())
+            return _refuse(request, _("No access"), access.right_message())
         return view(request, *args, **kwargs)
 
     return wrapper

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from postkamer import crypto
 from postkamer.accounts.models import Tenant, User, WorkflowGroup
+from postkamer.core.validators import HeaderValue
 
 
 class MailboxType(models.TextChoices):
@@ -57,9 +58,17 @@ def _now() -> timezone.datetime:
 
 class Mailbox(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="mailboxes")
-    name = models.CharField(_("name"), max_length=200)
-    sender_address = models.EmailField(_("sender address"))
-    display_name = models.CharField(_("display name"), max_length=200, blank=True)
+    # These three end up in the From header of outgoing mail.
+    name = models.CharField(_("name"), max_length=200, validators=[HeaderValue(_("name"))])
+    sender_address = models.EmailField(
+        _("sender address"), validators=[HeaderValue(_("sender address"))]
+    )
+    display_name = models.CharField(
+        _("display name"),
+        max_length=200,
+        blank=True,
+        validators=[HeaderValue(_("display name"))],
+    )
     type = models.CharField(
         _("type"), max_length=20, choices=MailboxType.choices, default=MailboxType.IMAP
     )

@@ -8,12 +8,12 @@ mistakes hears about all three.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
 from django.utils.translation import gettext as _
 
+from postkamer.core.validators import HeaderValue, has_control_characters
 from postkamer.mailboxes.models import (
     INTERVAL_VALUES,
     SETTINGS_FIELDS,
@@ -36,13 +36,6 @@ HEADER_FIELDS = ("name", "display_name", "sender_address")
 
 def valid_host(host: str) -> bool:
     return bool(_HOST_RE.match(host) or (":" in host and _IPV6_RE.match(host)))
-
-
-def has_control_characters(value: str) -> bool:
-    """True when ``value`` holds a line break (CR, LF, or a Unicode line or paragraph
-    separator) or another control character: in a mail header these would start a
-    header of the sender's choosing."""
-    return any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") or ch == "\x85" for ch in value or "")
 
 
 def merged(instance: Mailbox | None, changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -139,13 +132,10 @@ def mailbox_errors(
     def add(field: str, message: str) -> None:
         errors.setdefault(field, []).append(message)
 
+    # The fields' own validators say this first; repeated for callers without them.
     for field in HEADER_FIELDS:
         if has_control_characters(str(values.get(field) or "")):
-            add(
-                field,
-                _("The field '%(field)s' may not contain line breaks or other control characters.")
-                % {"field": _label(field)},
-            )
+            add(field, HeaderValue.message(_label(field)))
 
     sender = _text(values.get("sender_address"))
     if sender:

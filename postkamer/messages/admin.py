@@ -4,8 +4,8 @@ from postkamer.core.admin import ReadOnlyAdmin
 from postkamer.messages.models import Attachment, Message, RawMessage
 
 # Platform staff trace what a fetch stored (where, when, how big, what went wrong);
-# the mail itself (addresses, subject, bodies, raw bytes) is read in the product,
-# under its access rule, not here.
+# the mail itself (addresses, bodies, raw bytes) is read in the product, under its
+# access rule, not here. (A message is named by its subject, as everywhere.)
 
 
 @admin.register(Message)
