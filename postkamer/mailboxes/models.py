@@ -207,7 +207,7 @@ class MailboxAuditEntry(models.Model):
     mailbox = models.ForeignKey(
         Mailbox, on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_entries"
     )
-    mailbox_ref = models.PositiveIntegerField(_("mailbox ID"), db_index=True)
+    mailbox_ref = models.PositiveBigIntegerField(_("mailbox ID"), db_index=True)
     mailbox_name = models.CharField(_("mailbox"), max_length=200)
     # Kept when the actor is deleted: the entry still says what happened.
     actor = models.ForeignKey(

@@ -40,7 +40,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="mailboxauditentry",
             name="mailbox_ref",
-            field=models.PositiveIntegerField(
+            field=models.PositiveBigIntegerField(
                 db_index=True, null=True, verbose_name="mailbox ID"
             ),
         ),

@@ -20,6 +20,6 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="mailboxauditentry",
             name="mailbox_ref",
-            field=models.PositiveIntegerField(db_index=True, verbose_name="mailbox ID"),
+            field=models.PositiveBigIntegerField(db_index=True, verbose_name="mailbox ID"),
         ),
     ]
