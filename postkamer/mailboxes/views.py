@@ -75,15 +75,17 @@ def mailbox_create(request: HttpRequest) -> HttpResponse:
 def mailbox_edit(request: HttpRequest, pk: int) -> HttpResponse:
     mailbox = access.get_mailbox(request.user, pk, access.MANAGE)
     form = MailboxForm(request.POST or None, instance=mailbox)
-    if request.method == "POST" and form.is_valid():
-        try:
-            mailbox = actions.do_update_mailbox(request.user, mailbox, form.settings())
-        except ValidationError as error:
-            form.show_errors(error)
-        else:
-            messages.success(request, _("Mailbox '%(name)s' saved.") % {"name": mailbox.name})
-            return redirect("mailbox-edit", pk=mailbox.pk)
-        # The form changed the instance in memory; show the page as stored.
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                saved = actions.do_update_mailbox(request.user, mailbox, form.settings())
+            except ValidationError as error:
+                form.show_errors(error)
+            else:
+                messages.success(request, _("Mailbox '%(name)s' saved.") % {"name": saved.name})
+                return redirect("mailbox-edit", pk=saved.pk)
+        # Validating wrote the posted values onto the instance in memory; the page's
+        # heading and sections show the mailbox as stored.
         mailbox.refresh_from_db()
     return mailbox_page(request, mailbox, form)
 
