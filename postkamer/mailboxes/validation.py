@@ -82,6 +82,8 @@ def secret_rebinding_errors(
     manager could point the mailbox at a server of their own and have Postkamer
     log in there with a password they never knew. SMTP logs in with the IMAP
     password when it has none of its own, so then an SMTP change needs either.
+    Office 365 settings belong here too once they exist: a stored refresh token
+    is only for the Microsoft tenant and account it was given for.
     """
     if instance is None or instance.pk is None:
         return {}
