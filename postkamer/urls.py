@@ -6,6 +6,7 @@ from postkamer.accounts import notifications
 from postkamer.accounts import views as account_views
 from postkamer.autoreply import views as autoreply_views
 from postkamer.dnschecks import views as dnscheck_views
+from postkamer.fetching import views as fetching_views
 
 urlpatterns = [
     path("", account_views.home, name="home"),
@@ -22,6 +23,11 @@ urlpatterns = [
         "beheer/e-mailmanager/<int:pk>/beveiliging/",
         dnscheck_views.mailbox_security,
         name="mailbox-security",
+    ),
+    path(
+        "beheer/e-mailmanager/<int:pk>/repair-sync/",
+        fetching_views.mailbox_repair_sync,
+        name="mailbox-repair-sync",
     ),
     path("api/v1/", include("postkamer.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -230,3 +230,58 @@ def test_the_openapi_schema_validates_without_warnings(tmp_path):
         "/api/v1/me/",
     ):
         assert path in text
+
+
+def test_three_mistakes_in_one_request_are_named_together(api, office):
+    """A field's own error (the address) no longer hides the rules that look at
+    several fields (the port range, the insecure box)."""
+    api.force_authenticate(office.manager)
+    bad = {**NEW, "sender_address": "geen adres", "imap_port": 70000, "imap_security": "none"}
+    response = api.post("/api/v1/mailboxes/", bad, format="json")
+    assert response.status_code == 400
+    body = response.json()
+    assert set(body) == {"sender_address", "imap_port", "imap_security"}
+    assert "geldig e-mailadres" in body["sender_address"][0]
+    assert "poortnummer" in body["imap_port"][0]
+    assert "onversleutelde" in body["imap_security"][0]
+    assert not Mailbox.objects.filter(name=NEW["name"]).exists()
+
+
+def test_a_field_that_does_not_parse_gets_its_own_message_only(api, office):
+    api.force_authenticate(office.manager)
+    bad = {**NEW, "imap_port": "abc", "smtp_port": 0, "interval_minutes": 7}
+    body = api.post("/api/v1/mailboxes/", bad, format="json").json()
+    assert body["imap_port"] == ["Een geldig getal is vereist."]
+    assert "poortnummer" in body["smtp_port"][0] and "interval" in body["interval_minutes"][0]
+
+
+def test_a_patch_names_every_mistake_too(api, office):
+    api.force_authenticate(office.manager)
+    response = api.patch(
+        f"/api/v1/mailboxes/{office.mailbox.pk}/",
+        {"max_errors": "veel", "imap_host": "mail server!", "smtp_port": 0},
+        format="json",
+    )
+    assert response.status_code == 400
+    # The server changed without the password, so that is named as well.
+    assert set(response.json()) == {"max_errors", "imap_host", "smtp_port", "imap_password"}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "label"),
+    [
+        ("display_name", "Kantoor A\r\nBcc: iedereen@elders.test", "weergavenaam"),
+        ("name", "Schade\nX-Spam: nee", "naam"),
+        ("display_name", "Kantoor\u2028A", "weergavenaam"),
+        ("sender_address", "schade@kantoor-a.test\r\nBcc: x@elders.test", "afzenderadres"),
+    ],
+)
+def test_line_breaks_in_values_that_end_up_in_mail_headers_are_refused(
+    api, office, field, value, label
+):
+    api.force_authenticate(office.manager)
+    response = api.post("/api/v1/mailboxes/", {**NEW, field: value}, format="json")
+    assert response.status_code == 400
+    messages = " ".join(response.json()[field])
+    assert f"Het veld '{label}' mag geen regeleinden" in messages
+    assert not Mailbox.objects.filter(sender_address=NEW["sender_address"]).exists()

@@ -121,3 +121,88 @@ def test_outsiders_and_owners_without_the_right_cannot_read_the_log(api, office)
     assert api.get(f"/api/v1/mailboxes/{office.mailbox.pk}/audit/").status_code == 404
     api.force_authenticate(office.advisor)
     assert api.get(f"/api/v1/mailboxes/{office.mailbox.pk}/audit/").status_code == 403
+
+
+# -- deleting keeps the log ---------------------------------------------------------
+
+
+def test_deleting_on_the_page_keeps_the_log_and_says_who_deleted_it(client, office):
+    box = office.mailbox
+    box_id, name = box.pk, box.name
+    audit.record(box, office.admin, "owner_added", user=office.advisor.pk, user_name="Advisor")
+    client.force_login(office.manager)  # a manager who is not an owner
+    assert client.post(f"/beheer/e-mailmanager/{box_id}/delete/").status_code == 302
+
+    entries = MailboxAuditEntry.objects.filter(mailbox_ref=box_id).order_by("at", "pk")
+    assert [e.action for e in entries] == ["owner_added", "deleted"]
+    assert all(e.mailbox_id is None and e.tenant_id == office.tenant.pk for e in entries)
+    deleted = entries.last()
+    assert deleted.actor == office.manager and deleted.mailbox_name == name
+    assert deleted.detail == {"name": name, "sender_address": box.sender_address}
+
+    listing = client.get("/beheer/e-mailmanager/deleted/").content.decode()
+    assert name in listing and box.sender_address in listing
+    log = client.get(f"/beheer/e-mailmanager/deleted/{box_id}/").content.decode()
+    assert f"{office.manager.display_name} heeft de e-mailbox verwijderd." in log
+    assert "toegevoegd als eigenaar" in log
+    assert (
+        "Logboeken van verwijderde e-mailboxen"
+        in client.get("/beheer/e-mailmanager/").content.decode()
+    )
+
+
+def test_deleting_through_the_api_keeps_the_log_for_the_offices_managers_only(api, office):
+    box = office.mailbox
+    box_id = box.pk
+    api.force_authenticate(office.admin)
+    assert api.delete(f"/api/v1/mailboxes/{box_id}/").status_code == 204
+    assert api.get(f"/api/v1/mailboxes/{box_id}/audit/").status_code == 404
+
+    listed = api.get("/api/v1/deleted-mailboxes/").json()
+    assert listed == [
+        {
+            "id": box_id,
+            "name": box.name,
+            "sender_address": box.sender_address,
+            "deleted_at": listed[0]["deleted_at"],
+            "deleted_by": {"id": office.admin.pk, "name": office.admin.display_name},
+        }
+    ]
+    log = api.get(f"/api/v1/deleted-mailboxes/{box_id}/audit/").json()
+    assert [e["action"] for e in log["results"]] == ["deleted"]
+
+    api.force_authenticate(office.outsider)
+    assert api.get("/api/v1/deleted-mailboxes/").json() == []
+    assert api.get(f"/api/v1/deleted-mailboxes/{box_id}/audit/").status_code == 404
+    api.force_authenticate(office.advisor)
+    assert api.get(f"/api/v1/deleted-mailboxes/{box_id}/audit/").status_code == 403
+    assert api.get("/api/v1/deleted-mailboxes/").status_code == 403
+
+
+def test_a_new_mailbox_with_the_old_address_starts_its_own_log(api, office):
+    old = office.mailbox
+    api.force_authenticate(office.admin)
+    api.delete(f"/api/v1/mailboxes/{old.pk}/")
+    body = api.post(
+        "/api/v1/mailboxes/",
+        {
+            "name": "Opnieuw",
+            "sender_address": old.sender_address,
+            "imap_host": "mail.kantoor-a.test",
+            "imap_username": "opnieuw",
+            "imap_password": "geheim-1",
+            "smtp_host": "mail.kantoor-a.test",
+        },
+        format="json",
+    ).json()
+    assert body["id"] != old.pk
+    log = api.get(f"/api/v1/mailboxes/{body['id']}/audit/").json()
+    assert [e["action"] for e in log["results"]] == ["created"]
+
+
+def test_a_live_mailbox_is_not_found_among_the_deleted(api, client, office):
+    api.force_authenticate(office.admin)
+    url = f"/api/v1/deleted-mailboxes/{office.mailbox.pk}/audit/"
+    assert api.get(url).status_code == 404
+    client.force_login(office.admin)
+    assert client.get(f"/beheer/e-mailmanager/deleted/{office.mailbox.pk}/").status_code == 404

@@ -47,6 +47,8 @@ KIND_BY_SEGMENT = {
     "organisations": "organisation",
     "email": "mailbox",
     "fetch-runs": "fetch_run",
+    "deleted": "deleted_mailbox",
+    "deleted-mailboxes": "deleted_mailbox",
 }
 # URL prefixes that are not the product's own (Django's admin has its own staff checks).
 IGNORED_PREFIXES = ("admin/",)
@@ -212,6 +214,15 @@ def world(office):
     return w
 
 
+def _deleted_mailbox_id(w: Any) -> str:
+    from postkamer.mailboxes.actions import do_delete_mailbox
+
+    gone = factories.mailbox(w.tenant, owners=(w.advisor,))
+    pk = gone.pk
+    do_delete_mailbox(w.admin, gone)
+    return str(pk)
+
+
 def _message_id(w: Any) -> str:
     make = getattr(factories, "message", None)
     assert make is not None, "a messages/<id> route exists: add factories.message(mailbox)"
@@ -223,6 +234,7 @@ OBJECT_IDS: dict[str, Callable[[Any], str]] = {
     "organisation": lambda w: str(root_organisation(w.tenant).pk),
     "message": _message_id,
     "fetch_run": lambda w: str(FetchRun.objects.create(mailbox=w.mailbox, trigger="button").pk),
+    "deleted_mailbox": _deleted_mailbox_id,
 }
 
 # Values for the other parts of a route; anything else gets "1".
@@ -317,6 +329,13 @@ EXPECTED: dict[str, list[tuple[str, str, Callable[[Any], dict[str, Any]] | None,
         ("manager", "put", lambda w: {"interval_days": 3}, 200),
     ],
     "api-auto-reply-replies": [("owner", "get", None, 403), ("manager", "get", None, 200)],
+    "mailbox-deleted-log": [("owner", "get", None, 403), ("manager", "get", None, 200)],
+    "api-deleted-mailbox-audit": [("owner", "get", None, 403), ("manager", "get", None, 200)],
+    "api-mailbox-repair-sync": [
+        ("manager", "post", lambda w: {"since": "2026-10-01T08:30:00Z", "confirm": True}, 403),
+        ("admin", "post", lambda w: {"since": "2026-10-01T08:30:00Z"}, 400),
+    ],
+    "api-mailbox-imap-folders": [("owner", "get", None, 403)],
 }
 
 

@@ -76,15 +76,26 @@ def test_invalid_form_shows_dutch_messages_and_keeps_nothing(client, office):
     assert not Mailbox.objects.filter(name="Hypotheken").exists()
 
 
+def form_of(box: Mailbox, **changes: str) -> dict[str, str]:
+    """The mailbox page's form as it shows ``box``, with ``changes``."""
+    form = {
+        **FORM,
+        "sender_address": box.sender_address,
+        "imap_password": "",
+        "interval": str(box.interval_minutes or ""),
+    }
+    for name in ("name", "imap_host", "imap_port", "imap_security", "imap_username"):
+        form[name] = str(getattr(box, name))
+    for name in ("smtp_host", "smtp_port", "smtp_security", "smtp_username"):
+        form[name] = str(getattr(box, name))
+    form.update(changes)
+    return form
+
+
 def test_editing_without_a_password_keeps_the_stored_one(client, office):
     client.force_login(office.manager)
     box = office.mailbox
-    form = {
-        **FORM,
-        "name": "Nieuwe naam",
-        "imap_password": "",
-        "sender_address": box.sender_address,
-    }
+    form = form_of(box, name="Nieuwe naam")
     response = client.post(f"/beheer/e-mailmanager/{box.pk}/", form)
     assert response.status_code == 302
     box.refresh_from_db()
@@ -121,3 +132,34 @@ def test_disabled_mailbox_is_shown_in_red_with_its_reason(client, office):
     client.force_login(office.manager)
     page = client.get("/beheer/e-mailmanager/").content.decode()
     assert 'class="disabled"' in page and "Na 5 mislukte pogingen uitgeschakeld" in page
+
+
+def test_three_mistakes_on_the_page_are_named_together_once_each(client, office):
+    client.force_login(office.manager)
+    bad = {
+        **FORM,
+        "sender_address": "geen adres",
+        "imap_port": "abc",
+        "smtp_security": "none",
+        "display_name": "Kantoor A\r\nBcc: iedereen@elders.test",
+    }
+    page = client.post("/beheer/e-mailmanager/new/", bad).content.decode()
+    assert "Voer een geldig e-mailadres in." in page
+    assert page.count("Voer een geheel getal in.") == 1
+    assert "Vul een poortnummer" not in page  # the port's own message is enough
+    assert "Een onversleutelde verbinding mag alleen" in page  # SMTP without TLS
+    assert "Het veld &#x27;weergavenaam&#x27; mag geen regeleinden" in page
+    assert not Mailbox.objects.filter(name="Hypotheken").exists()
+
+
+def test_the_page_refuses_a_new_server_without_the_password_and_keeps_the_old_one(client, office):
+    client.force_login(office.manager)
+    box = office.mailbox
+    response = client.post(
+        f"/beheer/e-mailmanager/{box.pk}/", form_of(box, imap_host="mail.elders.test")
+    )
+    assert response.status_code == 200
+    assert "vul het IMAP-wachtwoord opnieuw in" in response.content.decode()
+    box.refresh_from_db()
+    assert box.imap_host == "127.0.0.1" and box.imap_password == "secret"
+    assert not box.audit_entries.exists()

@@ -251,3 +251,36 @@ def test_a_mailbox_of_an_edition_without_the_email_manager_has_no_readers(office
     office.mailbox.refresh_from_db()
 
     assert list(access.users_who_can_read(office.mailbox)) == []
+
+
+# -- deleting takes what changing the owners takes ----------------------------------
+
+
+def test_deleting_and_changing_owners_take_the_same_right_for_everyone(office):
+    member = factories.user(office.tenant, rights=("multi_user", "repair_sync"))
+    for user in (office.admin, office.manager, office.advisor, member, office.outsider):
+        may_delete = access.right_problem(user, access.DELETE) is None
+        assert may_delete == (access.right_problem(user, access.OWNERS) is None), user
+    assert access.right_problem(office.manager, access.DELETE) is None
+    assert access.right_problem(office.advisor, access.DELETE) is not None
+
+
+def test_a_manager_who_is_not_an_owner_may_change_owners_and_so_delete(api, office):
+    assert not access.can_read(office.manager, office.mailbox)
+    api.force_authenticate(office.manager)
+    url = owners_url(office.mailbox)
+    assert api.post(url, {"user": office.manager.pk}, format="json").status_code == 201
+    assert api.delete(f"/api/v1/mailboxes/{office.mailbox.pk}/").status_code == 204
+
+
+def test_an_owner_without_the_right_may_neither_change_owners_nor_delete(api, client, office):
+    box = office.mailbox
+    api.force_authenticate(office.advisor)
+    refused = api.post(owners_url(box), {"user": office.manager.pk}, format="json")
+    assert refused.status_code == 403
+    deleting = api.delete(f"/api/v1/mailboxes/{box.pk}/")
+    assert deleting.status_code == 403
+    assert deleting.json()["detail"] == refused.json()["detail"]
+    client.force_login(office.advisor)
+    assert client.post(f"/beheer/e-mailmanager/{box.pk}/delete/").status_code == 403
+    assert box.__class__.objects.filter(pk=box.pk).exists()

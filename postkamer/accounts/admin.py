@@ -1,7 +1,15 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from postkamer.accounts.models import Organisation, Tenant, User, WorkflowGroup
+from postkamer.accounts.models import (
+    FailedLogin,
+    Notification,
+    Organisation,
+    Tenant,
+    User,
+    WorkflowGroup,
+)
+from postkamer.core.admin import ReadOnlyAdmin
 
 
 @admin.register(Tenant)
@@ -41,3 +49,16 @@ class UserAdmin(BaseUserAdmin):
         (None, {"fields": ("email", "password1", "password2", "tenant", "organisation")}),
     )
     filter_horizontal = ()
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "user", "kind", "read_at"]
+    list_filter = ["kind"]
+    search_fields = ["user__email"]
+
+
+@admin.register(FailedLogin)
+class FailedLoginAdmin(ReadOnlyAdmin):
+    list_display = ["at", "email", "ip"]
+    search_fields = ["email", "ip"]

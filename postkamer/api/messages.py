@@ -1,4 +1,4 @@
-"""REST API for the e-mail module: messages, fetching, IMAP folders, repair (SPEC §6)."""
+"""REST API for the e-mail module: messages, and fetching now with its runs (SPEC §6)."""
 
 from __future__ import annotations
 
@@ -16,13 +16,11 @@ from rest_framework.response import Response
 
 from postkamer.api.base import BaseAPIView, UserLanguageMixin
 from postkamer.api.permissions import EmailModule
-from postkamer.fetching import repair
 from postkamer.fetching import status as run_status
 from postkamer.fetching.models import FetchRun
 from postkamer.fetching.queue import request_fetch
 from postkamer.mail.html import sanitize_html
-from postkamer.mailboxes import access, folders
-from postkamer.mailboxes.models import Mailbox, MailboxType
+from postkamer.mailboxes import access
 from postkamer.messages import rawstore
 from postkamer.messages.access import get_message
 from postkamer.messages.models import Folder, Message
@@ -159,89 +157,6 @@ class FetchRunView(BaseAPIView):
             return Response({"detail": _("Fetch run not found.")}, status=404)
         access.get_mailbox(request.user, run.mailbox_id, access.READ)
         return Response(FetchRunSerializer(run_status.as_dict(run)).data)
-
-
-class ImapFolderSerializer(serializers.Serializer):
-    name = serializers.CharField()
-    delimiter = serializers.CharField(allow_null=True)
-    flags = serializers.ListField(child=serializers.CharField())
-    special_use = serializers.CharField(allow_null=True)
-    selectable = serializers.BooleanField()
-
-
-class ImapFoldersSerializer(serializers.Serializer):
-    folders = ImapFolderSerializer(many=True)
-    suggested = serializers.DictField(child=serializers.CharField(allow_null=True))
-
-
-class ImapFoldersView(BaseAPIView):
-    """The server's folders with their special-use flags (MANAGE right)."""
-
-    permission_classes = PERMISSIONS
-
-    @extend_schema(responses=ImapFoldersSerializer)
-    def get(self, request: Request, pk: int) -> Response:
-        mailbox = access.get_mailbox(request.user, pk, access.MANAGE)
-        if mailbox.type != MailboxType.IMAP:
-            return Response(
-                {"detail": _("Office 365 mailboxes are read after connecting with Microsoft.")},
-                status=400,
-            )
-        listing = folders.read_folders(mailbox)
-        if not listing.ok:
-            # The server, not the request, is at fault (except an unreadable secret).
-            code = 400 if listing.error_code == "secret_unreadable" else 502
-            return Response({"detail": listing.error, "code": listing.error_code}, status=code)
-        return Response(
-            {
-                "folders": [
-                    {
-                        "name": f.name,
-                        "delimiter": f.delimiter,
-                        "flags": list(f.flags),
-                        "special_use": f.special_use,
-                        "selectable": f.selectable,
-                    }
-                    for f in listing.folders
-                ],
-                "suggested": {
-                    "sent": listing.suggested(folders.SENT),
-                    "junk": listing.suggested(folders.JUNK),
-                },
-            }
-        )
-
-
-class RepairSyncSerializer(serializers.Serializer):
-    since = serializers.DateTimeField()
-    confirm = serializers.BooleanField(default=False)
-
-
-class RepairSyncView(BaseAPIView):
-    """Synchronisatie herstellen: right repair_sync, a visible mailbox, and confirm."""
-
-    permission_classes = PERMISSIONS
-
-    @extend_schema(request=RepairSyncSerializer, responses={202: FetchQueuedSerializer})
-    def post(self, request: Request, pk: int) -> Response:
-        try:
-            mailbox = access.visible_mailboxes(request.user).get(pk=pk)
-        except (Mailbox.DoesNotExist, ValueError, TypeError):
-            return Response({"detail": _("Mailbox not found.")}, status=404)
-        repair.require_right(request.user)
-        serializer = RepairSyncSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        if not serializer.validated_data["confirm"]:
-            raise ValidationError({"confirm": [repair.confirm_message()]})
-        since = serializer.validated_data["since"]
-        problem = repair.since_problem(since)
-        if problem:
-            raise ValidationError({"since": [problem]})
-        run = repair.request_repair(mailbox, since, user=request.user)
-        return Response(
-            {"fetch_run": run.pk, "status_url": run_status.status_url(run)},
-            status=status.HTTP_202_ACCEPTED,
-        )
 
 
 class MessageDetailView(BaseAPIView):

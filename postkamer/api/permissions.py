@@ -1,3 +1,5 @@
+"""DRF permission classes: adapters that ask ``mailboxes.access``, where the rules live."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -6,7 +8,7 @@ from django.utils.translation import gettext as _
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import BasePermission
 
-from postkamer.mailboxes.guards import edition_message, right_message
+from postkamer.mailboxes import access
 
 
 class EmailModule(BasePermission):
@@ -14,11 +16,11 @@ class EmailModule(BasePermission):
 
     def has_permission(self, request: Any, view: Any) -> bool:
         user = request.user
-        if not user.is_authenticated or user.tenant_id is None:
-            self.message = "Only office users can use this API."
+        if not user.is_authenticated:
             return False
-        if not user.tenant.has_email_manager:
-            self.message = edition_message()
+        problem = access.office_problem(user)
+        if problem is not None:
+            self.message = problem[1]
             return False
         return True
 
@@ -35,10 +37,8 @@ class MailboxInTenant(BasePermission):
         pk = getattr(view, "kwargs", {}).get("pk")
         if pk is None:
             return True
-        from postkamer.mailboxes.access import visible_mailboxes
-
         try:
-            visible = visible_mailboxes(request.user).filter(pk=pk).exists()
+            visible = access.visible_mailboxes(request.user).filter(pk=pk).exists()
         except (ValueError, TypeError):
             visible = False
         if not visible:
@@ -54,7 +54,19 @@ class ManagesMailboxes(BasePermission):
     def has_permission(self, request: Any, view: Any) -> bool:
         if request.method in self.SAFE:
             return True
-        if request.user.has_right("email_manager"):
+        problem = access.right_problem(request.user, access.MANAGE)
+        if problem is None:
             return True
-        self.message = right_message()
+        self.message = problem
+        return False
+
+
+class HoldsEmailManager(BasePermission):
+    """Endpoints that serve the e-mail manager's pages as a whole (the owners tab's
+    organisation tree, the logs of deleted mailboxes) take the right ``email_manager``."""
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        if access.right_problem(request.user, access.MANAGE) is None:
+            return True
+        self.message = access.right_message()
         return False

@@ -2,18 +2,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.utils import timezone
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from rest_framework import serializers
+from rest_framework.fields import SkipField
 
 from postkamer.accounts.models import Organisation, User, WorkflowGroup
-from postkamer.mailboxes import audit
-from postkamer.mailboxes.models import (
-    SETTINGS_FIELDS,
-    AuditAction,
-    Mailbox,
-    MailboxAuditEntry,
-)
+from postkamer.fetching import repair
+from postkamer.mailboxes import actions, audit
+from postkamer.mailboxes.models import SETTINGS_FIELDS, Mailbox, MailboxAuditEntry
 from postkamer.mailboxes.validation import mailbox_errors
 
 STATUS_FIELDS = [
@@ -48,65 +46,56 @@ class MailboxSerializer(serializers.ModelSerializer):
         fields = ["id", *SETTINGS_FIELDS, "imap_password", "smtp_password", *STATUS_FIELDS]
         read_only_fields = ["id", *STATUS_FIELDS]
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        """Parse ``data`` and check the mailbox rules, reporting every problem at once.
+
+        DRF stops after the fields' own errors and would only then run the rules
+        that look at several fields (port ranges, the password-again rule…); here
+        those rules run on every field that did parse, and both kinds of errors
+        come back together, one list per field.
+        """
+        try:
+            attrs = super().to_internal_value(data)
+            errors: dict[str, Any] = {}
+        except serializers.ValidationError as exc:
+            if not isinstance(exc.detail, dict):
+                raise
+            errors = dict(exc.detail)
+            attrs = self._parsed_fields(data, skip=errors.keys())
         instance: Mailbox | None = self.instance
-        merged: dict[str, Any] = {}
-        for field in SETTINGS_FIELDS:
-            if field in attrs:
-                merged[field] = attrs[field]
-            elif instance is not None:
-                merged[field] = getattr(instance, field)
-            else:
-                merged[field] = Mailbox._meta.get_field(field).get_default()
-        merged["imap_password"] = attrs.get("imap_password", "")
-        if "interval_minutes" not in attrs and instance is None:
-            merged["interval_minutes"] = Mailbox._meta.get_field("interval_minutes").default
-        tenant_id = self.context["request"].user.tenant_id
-        errors = mailbox_errors(merged, tenant_id=tenant_id, instance=instance)
+        tenant_id = instance.tenant_id if instance else self.context["request"].user.tenant_id
+        rules = mailbox_errors(attrs, tenant_id=tenant_id, instance=instance)
+        for field, messages in rules.items():
+            errors.setdefault(field, messages)  # a field's own message says it already
         if errors:
             raise serializers.ValidationError(errors)
-        if instance is not None and "sync_since" in attrs:
-            raise serializers.ValidationError({"sync_since": [_repair_hint()]})
         return attrs
 
-    def _apply(self, mailbox: Mailbox, attrs: dict[str, Any]) -> Mailbox:
-        imap_password = attrs.pop("imap_password", "")
-        smtp_password = attrs.pop("smtp_password", "")
-        interval_given = "interval_minutes" in attrs
-        interval = attrs.pop("interval_minutes", None)
-        for key, value in attrs.items():
-            setattr(mailbox, key, value)
-        if interval_given:
-            mailbox.set_interval(interval)
-        if imap_password:
-            mailbox.imap_password = imap_password
-        if smtp_password:
-            mailbox.smtp_password = smtp_password
-        return mailbox
+    def _parsed_fields(self, data: Any, skip: Any) -> dict[str, Any]:
+        """The writable fields of ``data`` that parse, leaving out those in ``skip``."""
+        parsed: dict[str, Any] = {}
+        for field in self.fields.values():
+            if field.read_only or field.field_name in skip:
+                continue
+            try:
+                parsed[field.source] = field.run_validation(field.get_value(data))
+            except (serializers.ValidationError, DjangoValidationError, SkipField):
+                continue
+        return parsed
 
     def create(self, validated_data: dict[str, Any]) -> Mailbox:
         user: User = self.context["request"].user
-        mailbox = Mailbox(tenant_id=user.tenant_id, sync_since=timezone.now())
-        self._apply(mailbox, dict(validated_data))
-        mailbox.save()
-        mailbox.owner_users.add(user)
-        audit.record(mailbox, user, AuditAction.CREATED)
-        return mailbox
+        try:
+            return actions.do_create_mailbox(user, user.tenant, validated_data)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.message_dict) from None
 
     def update(self, instance: Mailbox, validated_data: dict[str, Any]) -> Mailbox:
-        before = audit.settings_snapshot(instance)
-        self._apply(instance, dict(validated_data))
-        instance.save()
-        audit.record_settings_change(instance, self.context["request"].user, before)
-        return instance
-
-
-def _repair_hint() -> str:
-    from django.utils.translation import gettext as _
-
-    return _(
-        "The synchronisation date of an existing mailbox changes only with 'repair synchronisation'."
-    )
+        user: User = self.context["request"].user
+        try:
+            return actions.do_update_mailbox(user, instance, validated_data)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.message_dict) from None
 
 
 class ConnectionResultSerializer(serializers.Serializer):
@@ -138,8 +127,6 @@ class MeSerializer(serializers.ModelSerializer):
         return {"id": user.organisation_id, "name": user.organisation.name}
 
     def validate_default_mailbox(self, value: Mailbox | None) -> Mailbox | None:
-        from django.utils.translation import gettext as _
-
         from postkamer.mailboxes.access import readable_mailboxes
 
         if value is not None and not readable_mailboxes(self.instance).filter(pk=value.pk).exists():
@@ -186,8 +173,6 @@ class OwnerAddSerializer(serializers.Serializer):
     group = serializers.IntegerField(required=False, min_value=1)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        from django.utils.translation import gettext as _
-
         if ("user" in attrs) == ("group" in attrs):
             raise serializers.ValidationError(_("Give either a user or a workflow group."))
         return attrs
@@ -217,3 +202,50 @@ class AuditEntrySerializer(serializers.ModelSerializer):
 
     def get_text(self, entry: MailboxAuditEntry) -> str:
         return audit.describe(entry)
+
+
+class DeletedMailboxSerializer(serializers.Serializer):
+    """A deleted mailbox, from the audit entry that records its deletion."""
+
+    id = serializers.IntegerField(source="mailbox_ref")
+    name = serializers.CharField(source="mailbox_name")
+    sender_address = serializers.SerializerMethodField()
+    deleted_at = serializers.DateTimeField(source="at")
+    deleted_by = serializers.SerializerMethodField()
+
+    def get_sender_address(self, entry: MailboxAuditEntry) -> str:
+        return str((entry.detail or {}).get("sender_address", ""))
+
+    def get_deleted_by(self, entry: MailboxAuditEntry) -> dict[str, Any] | None:
+        return AuditEntrySerializer().get_actor(entry)
+
+
+class ImapFolderSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    delimiter = serializers.CharField(allow_null=True)
+    flags = serializers.ListField(child=serializers.CharField())
+    special_use = serializers.CharField(allow_null=True)
+    selectable = serializers.BooleanField()
+
+
+class ImapFoldersSerializer(serializers.Serializer):
+    folders = ImapFolderSerializer(many=True)
+    suggested = serializers.DictField(child=serializers.CharField(allow_null=True))
+
+
+class RepairSyncSerializer(serializers.Serializer):
+    """Both checks are the fields' own, so a request with both mistakes hears of both."""
+
+    since = serializers.DateTimeField()
+    confirm = serializers.BooleanField(default=False)
+
+    def validate_since(self, value: Any) -> Any:
+        problem = repair.since_problem(value)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return value
+
+    def validate_confirm(self, value: bool) -> bool:
+        if not value:
+            raise serializers.ValidationError(repair.confirm_message())
+        return value

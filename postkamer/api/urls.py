@@ -27,20 +27,18 @@ urlpatterns = [
         name="api-mailbox-messages",
     ),
     path("mailboxes/<int:pk>/fetch/", messages.MailboxFetchView.as_view(), name="api-fetch"),
-    path(
-        "mailboxes/<int:pk>/imap-folders/",
-        messages.ImapFoldersView.as_view(),
-        name="api-imap-folders",
-    ),
-    path(
-        "mailboxes/<int:pk>/repair-sync/",
-        messages.RepairSyncView.as_view(),
-        name="api-repair-sync",
-    ),
     path("fetch-runs/<int:pk>/", messages.FetchRunView.as_view(), name="api-fetch-run"),
     path("messages/<int:pk>/", messages.MessageDetailView.as_view(), name="api-message"),
     path("messages/<int:pk>/raw/", messages.MessageRawView.as_view(), name="api-message-raw"),
     path("", include(router.urls)),
+    path(
+        "deleted-mailboxes/", views.DeletedMailboxListView.as_view(), name="api-deleted-mailboxes"
+    ),
+    path(
+        "deleted-mailboxes/<int:pk>/audit/",
+        views.DeletedMailboxAuditView.as_view(),
+        name="api-deleted-mailbox-audit",
+    ),
     path("me/", views.MeView.as_view(), name="api-me"),
     path("organisations/", views.OrganisationListView.as_view(), name="api-organisations"),
     path(

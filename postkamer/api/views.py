@@ -1,14 +1,17 @@
-"""REST API /api/v1/ (SPEC §6)."""
+"""REST API /api/v1/: the mailbox resource (settings, owners, log, connection test,
+IMAP folders, repair), the logs of deleted mailboxes, and the caller's own data.
+
+Every change goes through ``mailboxes.actions``; every right through ``mailboxes.access``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from django.http import Http404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from rest_framework import generics, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import PageNumberPagination
@@ -17,22 +20,33 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from postkamer.accounts.models import Organisation, User
-from postkamer.api.base import BaseAPIView, BaseModelViewSet
-from postkamer.api.permissions import EmailModule, MailboxInTenant, ManagesMailboxes
+from postkamer.api.base import BaseAPIView, BaseModelViewSet, UserLanguageMixin
+from postkamer.api.messages import FetchQueuedSerializer
+from postkamer.api.permissions import (
+    EmailModule,
+    HoldsEmailManager,
+    MailboxInTenant,
+    ManagesMailboxes,
+)
 from postkamer.api.serializers import (
     AuditEntrySerializer,
     ConnectionResultSerializer,
+    DeletedMailboxSerializer,
+    ImapFoldersSerializer,
     MailboxSerializer,
     MeSerializer,
     OrganisationSerializer,
     OwnerAddSerializer,
     OwnersSerializer,
     OwnerUserSerializer,
+    RepairSyncSerializer,
     WorkflowGroupSerializer,
 )
-from postkamer.mailboxes import access, owners
+from postkamer.fetching import repair
+from postkamer.fetching import status as run_status
+from postkamer.mailboxes import access, actions, audit, folders, owners
 from postkamer.mailboxes.connection import run_connection_test
-from postkamer.mailboxes.models import Mailbox
+from postkamer.mailboxes.models import Mailbox, MailboxType
 
 
 class AuditPagination(PageNumberPagination):
@@ -55,23 +69,21 @@ class MailboxViewSet(BaseModelViewSet):
 
     def get_object(self) -> Mailbox:
         user = self.request.user
+        method = self.request.method
         # Settings are read by managers and owners alike; changes need the right.
-        if self.request.method in ManagesMailboxes.SAFE and not user.has_right("email_manager"):
+        if method in ManagesMailboxes.SAFE and not user.has_right("email_manager"):
             need = access.READ
         else:
-            need = access.MANAGE
+            need = access.DELETE if method == "DELETE" else access.MANAGE
         mailbox = access.get_mailbox(user, self.kwargs["pk"], need)
         self.check_object_permissions(self.request, mailbox)
         return mailbox
 
-    def perform_create(self, serializer: MailboxSerializer) -> None:
-        with transaction.atomic():
-            serializer.save()
+    # Creating and updating go through the serializer to actions.do_create_mailbox
+    # and do_update_mailbox.
 
-    def perform_update(self, serializer: MailboxSerializer) -> None:
-        # The change and its audit entry are stored together or not at all.
-        with transaction.atomic():
-            serializer.save()
+    def perform_destroy(self, instance: Mailbox) -> None:
+        actions.do_delete_mailbox(self.request.user, instance)
 
     def _owners_response(self, mailbox: Mailbox, status_code: int = 200) -> Response:
         current = owners.owners_of(mailbox)
@@ -86,7 +98,7 @@ class MailboxViewSet(BaseModelViewSet):
     @action(detail=True, methods=["get", "post"], url_path="owners")
     def owners(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
         """Everyone with access; POST ``{user}`` or ``{group}`` adds one (SPEC §6)."""
-        mailbox = access.get_mailbox(request.user, pk, access.MANAGE)
+        mailbox = access.get_mailbox(request.user, pk, access.OWNERS)
         if request.method != "POST":
             return self._owners_response(mailbox)
         serializer = OwnerAddSerializer(data=request.data)
@@ -95,10 +107,12 @@ class MailboxViewSet(BaseModelViewSet):
         try:
             if "group" in data:
                 # The right first: without it the group ID is not even looked at.
-                access.check_group_linking(request.user)
-                owners.link_group(request.user, mailbox, owners.find_group(mailbox, data["group"]))
+                access.check_right(request.user, access.GROUPS)
+                group = owners.find_group(mailbox, data["group"])
+                actions.do_link_group(request.user, mailbox, group)
             else:
-                owners.add_user(request.user, mailbox, owners.find_user(mailbox, data["user"]))
+                user = owners.find_user(mailbox, data["user"])
+                actions.do_add_owner(request.user, mailbox, user)
         except Http404 as exc:
             # A bad ID in the body is a bad request, answered the same for unknown
             # IDs and other tenants' IDs.
@@ -129,12 +143,12 @@ class MailboxViewSet(BaseModelViewSet):
         **kwargs: Any,
     ) -> Response:
         """Remove a direct owner or unlink a workflow group (idempotent)."""
-        mailbox = access.get_mailbox(request.user, pk, access.MANAGE)
+        mailbox = access.get_mailbox(request.user, pk, access.OWNERS)
         if kind == "group":
-            access.check_group_linking(request.user)
-            owners.unlink_group(request.user, mailbox, owners.find_group(mailbox, owner_id))
+            access.check_right(request.user, access.GROUPS)
+            actions.do_unlink_group(request.user, mailbox, owners.find_group(mailbox, owner_id))
         else:
-            owners.remove_user(request.user, mailbox, owners.find_user(mailbox, owner_id))
+            actions.do_remove_owner(request.user, mailbox, owners.find_user(mailbox, owner_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(responses=AuditEntrySerializer(many=True))
@@ -152,6 +166,89 @@ class MailboxViewSet(BaseModelViewSet):
         mailbox = access.get_mailbox(request.user, pk, access.MANAGE)
         results = [r.as_dict() for r in run_connection_test(mailbox)]
         return Response({"ok": all(r["ok"] for r in results), "results": results})
+
+    @extend_schema(responses=ImapFoldersSerializer)
+    @action(detail=True, methods=["get"], url_path="imap-folders")
+    def imap_folders(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
+        """The server's folders with their special-use flags (IMAP mappen ophalen)."""
+        mailbox = access.get_mailbox(request.user, pk, access.MANAGE)
+        if mailbox.type != MailboxType.IMAP:
+            return Response(
+                {"detail": _("Office 365 mailboxes are read after connecting with Microsoft.")},
+                status=400,
+            )
+        listing = folders.read_folders(mailbox)
+        if not listing.ok:
+            # The server, not the request, is at fault (except an unreadable secret).
+            code = 400 if listing.error_code == "secret_unreadable" else 502
+            return Response({"detail": listing.error, "code": listing.error_code}, status=code)
+        return Response(
+            {
+                "folders": [
+                    {
+                        "name": f.name,
+                        "delimiter": f.delimiter,
+                        "flags": list(f.flags),
+                        "special_use": f.special_use,
+                        "selectable": f.selectable,
+                    }
+                    for f in listing.folders
+                ],
+                "suggested": {
+                    "sent": listing.suggested(folders.SENT),
+                    "junk": listing.suggested(folders.JUNK),
+                },
+            }
+        )
+
+    @extend_schema(request=RepairSyncSerializer, responses={202: FetchQueuedSerializer})
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="repair-sync",
+        # Owners holding ``repair_sync`` may repair without managing the mailbox.
+        permission_classes=[IsAuthenticated, EmailModule, MailboxInTenant],
+    )
+    def repair_sync(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
+        """Synchronisatie herstellen: the right ``repair_sync``, a moment and ``confirm``."""
+        mailbox = access.get_mailbox(request.user, pk, access.REPAIR)
+        serializer = RepairSyncSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        since = serializer.validated_data["since"]
+        run = repair.request_repair(mailbox, since, user=request.user)
+        return Response(
+            {"fetch_run": run.pk, "status_url": run_status.status_url(run)},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class DeletedMailboxListView(BaseAPIView):
+    """The office's deleted mailboxes, newest deletion first; their logs are kept."""
+
+    permission_classes = [IsAuthenticated, EmailModule, HoldsEmailManager]
+
+    @extend_schema(responses=DeletedMailboxSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        deleted = audit.deleted_mailboxes(request.user.tenant_id)
+        return Response(DeletedMailboxSerializer(deleted, many=True).data)
+
+
+class DeletedMailboxAuditView(UserLanguageMixin, generics.GenericAPIView):
+    """The log of one deleted mailbox (by its old ID), newest first, paginated."""
+
+    permission_classes = [IsAuthenticated, EmailModule]
+    pagination_class = AuditPagination
+    serializer_class = AuditEntrySerializer
+
+    @extend_schema(responses=AuditEntrySerializer(many=True))
+    def get(self, request: Request, pk: int) -> Response:
+        entries = audit.deleted_mailbox_log(request.user.tenant_id, pk)
+        if entries is None:
+            # Unknown, not deleted, or another office's: one answer, before the right.
+            raise NotFound(_("Mailbox not found."))
+        access.check_right(request.user, access.MANAGE)
+        page = self.paginate_queryset(entries)
+        return self.get_paginated_response(AuditEntrySerializer(page, many=True).data)
 
 
 class MeView(BaseAPIView):
@@ -172,21 +269,8 @@ class MeView(BaseAPIView):
         return Response(serializer.data, status=status.HTTP_200_OK)
 
 
-class ManagesOwners(BasePermission):
-    """The organisation tree, its users and the workflow groups serve the owners tab,
-    so they take the right ``email_manager``."""
-
-    def has_permission(self, request: Request, view: object) -> bool:
-        if request.user.has_right("email_manager"):
-            return True
-        from postkamer.mailboxes.guards import right_message
-
-        self.message = right_message()
-        return False
-
-
 class OrganisationListView(BaseAPIView):
-    permission_classes = [IsAuthenticated, EmailModule, ManagesOwners]
+    permission_classes = [IsAuthenticated, EmailModule, HoldsEmailManager]
 
     @extend_schema(
         parameters=[OpenApiParameter("search", str, description="Part of a name.")],
@@ -210,7 +294,7 @@ class OrganisationInTenant(BasePermission):
 
 
 class OrganisationUsersView(BaseAPIView):
-    permission_classes = [IsAuthenticated, EmailModule, OrganisationInTenant, ManagesOwners]
+    permission_classes = [IsAuthenticated, EmailModule, OrganisationInTenant, HoldsEmailManager]
 
     @extend_schema(responses=OwnerUserSerializer(many=True))
     def get(self, request: Request, pk: int) -> Response:
@@ -223,7 +307,7 @@ class OrganisationUsersView(BaseAPIView):
 
 
 class WorkflowGroupListView(BaseAPIView):
-    permission_classes = [IsAuthenticated, EmailModule, ManagesOwners]
+    permission_classes = [IsAuthenticated, EmailModule, HoldsEmailManager]
 
     @extend_schema(responses=WorkflowGroupSerializer(many=True))
     def get(self, request: Request) -> Response:

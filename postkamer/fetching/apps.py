@@ -5,3 +5,12 @@ class FetchingConfig(AppConfig):
     name = "postkamer.fetching"
     label = "fetching"
     verbose_name = "Fetching"
+
+    def ready(self) -> None:
+        # The repair section on the mailbox page (mailboxes must not import fetching).
+        from postkamer.fetching.views import repair_section
+        from postkamer.mailboxes import extensions
+
+        extensions.add_page_section(
+            extensions.PageSection("fetching/_repair_section.html", repair_section)
+        )

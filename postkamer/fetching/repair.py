@@ -1,5 +1,7 @@
 """Synchronisatie herstellen (SPEC §2): record the new moment and queue the repair fetch.
 
+Who may: ``mailboxes.access`` (``get_mailbox(user, pk, access.REPAIR)``).
+
 Only the moment is written here; the engine looks at every server message from
 then on and fetches the ones never fetched before.
 """
@@ -8,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -20,22 +21,12 @@ from postkamer.mailboxes import audit
 from postkamer.mailboxes.models import AuditAction, Mailbox
 
 
-def right_message() -> str:
-    return _("You need the right 'repair synchronisation' to repair the synchronisation.")
-
-
 def confirm_message() -> str:
     return _("Tick 'I agree' to repair the synchronisation.")
 
 
 def future_message() -> str:
     return _("Choose a moment in the past.")
-
-
-def require_right(user: User) -> None:
-    """Raise PermissionDenied (with a message) unless ``user`` holds ``repair_sync``."""
-    if not user.has_right("repair_sync"):
-        raise PermissionDenied(right_message())
 
 
 def since_problem(since: dt.datetime) -> str | None:

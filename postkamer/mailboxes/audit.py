@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from django.db.models import QuerySet
 from django.utils import formats, timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -44,7 +45,10 @@ def record(mailbox: Mailbox, actor: User | None, action: str, **detail: Any) -> 
         raise ValueError(f"unknown audit action {action!r}")
     actor_obj = actor if actor is not None and actor.is_authenticated else None
     return MailboxAuditEntry.objects.create(
+        tenant_id=mailbox.tenant_id,
         mailbox=mailbox,
+        mailbox_ref=mailbox.pk,
+        mailbox_name=mailbox.name,
         actor=actor_obj,
         actor_name=actor_obj.display_name if actor_obj else "",
         action=action,
@@ -173,6 +177,8 @@ def describe(entry: MailboxAuditEntry) -> str:
         }
     if action == AuditAction.OAUTH_CONNECTED:
         return _("%(who)s connected the mailbox with Microsoft.") % values
+    if action == AuditAction.DELETED:
+        return _("%(who)s deleted the mailbox.") % values
     if action == AuditAction.AUTO_DISABLED:
         if d.get("errors"):
             return _("Automatic fetching was switched off after %(count)s failed attempts.") % {
@@ -184,3 +190,28 @@ def describe(entry: MailboxAuditEntry) -> str:
     if action == AuditAction.AUTO_REPLY_FAILED:
         return _("The automatic reply to %(to)s could not be sent.") % {"to": d.get("to") or "?"}
     return f"{who}: {entry.get_action_display()}"
+
+
+# -- the log of deleted mailboxes ------------------------------------------------
+
+
+def deleted_mailboxes(tenant_id: int) -> QuerySet[MailboxAuditEntry]:
+    """The "deleted" entries of ``tenant_id``'s deleted mailboxes, newest first: one per
+    mailbox, with ``mailbox_ref``, ``mailbox_name``, who (``actor_name``) and when."""
+    return MailboxAuditEntry.objects.filter(
+        tenant_id=tenant_id, action=AuditAction.DELETED, mailbox__isnull=True
+    )
+
+
+def deleted_mailbox_log(tenant_id: int, ref: object) -> QuerySet[MailboxAuditEntry] | None:
+    """Every entry of the deleted mailbox that had the ID ``ref``, newest first; None
+    when ``tenant_id`` had no such deleted mailbox (unknown or another tenant's ID)."""
+    try:
+        ref = int(str(ref))
+    except ValueError:
+        return None
+    if not deleted_mailboxes(tenant_id).filter(mailbox_ref=ref).exists():
+        return None
+    return MailboxAuditEntry.objects.filter(
+        tenant_id=tenant_id, mailbox_ref=ref, mailbox__isnull=True
+    )

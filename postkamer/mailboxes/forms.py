@@ -3,14 +3,19 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from postkamer.mailboxes.folders import JUNK, SENT, FolderListing
 from postkamer.mailboxes.models import INTERVAL_VALUES, SETTINGS_FIELDS, Mailbox
-from postkamer.mailboxes.validation import mailbox_errors
+from postkamer.mailboxes.validation import SECRET_FIELDS, mailbox_errors
 
-_KEEP = _("Leave empty to keep the current password.")
+_KEEP = _(
+    "Leave empty to keep the current password; enter it again when you change the "
+    "server, port, security or user name."
+)
 
 
 class MailboxForm(forms.ModelForm):
@@ -35,34 +40,36 @@ class MailboxForm(forms.ModelForm):
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         help_text=_("Empty: the IMAP password is used."),
     )
+    # Declared here rather than in Meta, so the admin (which swaps date fields for
+    # its split widget) shows the same field.
+    sync_since = forms.DateTimeField(
+        label=capfirst(_("synchronisation date")),
+        required=False,
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text=_("Mail that arrived on the server from this moment on is fetched."),
+    )
 
     class Meta:
         model = Mailbox
         fields = [f for f in SETTINGS_FIELDS if f != "interval_minutes"]
-        widgets = {
-            "sync_since": forms.DateTimeInput(
-                attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"
-            ),
-        }
         help_texts = {
             "max_errors": _("After this many failed fetches in a row the interval becomes 'none'."),
-            "sync_since": _("Mail that arrived on the server from this moment on is fetched."),
             "smtp_username": _("Empty: the IMAP user name is used."),
         }
 
     def __init__(
         self,
         *args: Any,
-        tenant_id: int,
+        tenant_id: int | None = None,
         folder_listing: FolderListing | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
-        self.tenant_id = tenant_id
+        self.tenant_id = tenant_id if tenant_id is not None else self.instance.tenant_id
         if folder_listing is not None and folder_listing.ok:
             self._offer_server_folders(folder_listing)
-        self.fields["sync_since"].input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S"]
         if self.instance.pk:
             self.initial["interval"] = (
                 str(self.instance.interval_minutes) if self.instance.interval_minutes else ""
@@ -76,7 +83,6 @@ class MailboxForm(forms.ModelForm):
         else:
             self.initial.setdefault("sync_since", timezone.localtime().replace(second=0))
             self.initial.setdefault("interval", "5")
-        self.fields["sync_since"].required = False
         for name in ("imap_host", "imap_username", "smtp_host"):
             self.fields[name].widget.attrs["autocomplete"] = "off"
 
@@ -96,51 +102,44 @@ class MailboxForm(forms.ModelForm):
             if not current:
                 self.initial[name] = listing.suggested(flag) or ""
 
+    def settings(self) -> dict[str, Any]:
+        """The cleaned settings under their model names, plus the passwords ("" keeps
+        the stored one), for ``actions.do_create_mailbox``/``do_update_mailbox``.
+        Fields shown read-only (the synchronisation date of a saved mailbox) are left out.
+        """
+        data = self.cleaned_data
+        values = {
+            name: data[name]
+            for name in SETTINGS_FIELDS
+            if name in data and name in self.fields and not self.fields[name].disabled
+        }
+        if "interval" in data:
+            values["interval_minutes"] = data["interval"]
+        for name in SECRET_FIELDS:
+            values[name] = data.get(name) or ""
+        return values
+
+    def tenant_for_check(self) -> int | None:
+        return self.tenant_id
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
-        values = dict(cleaned)
-        values["interval_minutes"] = cleaned.get("interval")
-        errors = mailbox_errors(values, tenant_id=self.tenant_id, instance=self.instance)
+        tenant_id = self.tenant_for_check()
+        if tenant_id is None:
+            return cleaned  # the tenant field has its own message
+        instance = self.instance if self.instance.pk else None
+        errors = mailbox_errors(self.settings(), tenant_id=tenant_id, instance=instance)
         for field, messages in errors.items():
             target = "interval" if field == "interval_minutes" else field
+            if target in self.errors:
+                continue  # the field's own message already says what is wrong
             for message in messages:
                 self.add_error(target if target in self.fields else None, message)
         return cleaned
 
-    def save(self, commit: bool = True) -> Mailbox:
-        mailbox: Mailbox = super().save(commit=False)
-        mailbox.tenant_id = self.tenant_id
-        mailbox.set_interval(self.cleaned_data.get("interval"))
-        if not mailbox.sync_since:
-            mailbox.sync_since = timezone.now()
-        if self.cleaned_data.get("imap_password"):
-            mailbox.imap_password = self.cleaned_data["imap_password"]
-        if self.cleaned_data.get("smtp_password"):
-            mailbox.smtp_password = self.cleaned_data["smtp_password"]
-        if commit:
-            mailbox.save()
-        return mailbox
-
-
-class RepairSyncForm(forms.Form):
-    """Synchronisatie herstellen: a moment (Europe/Amsterdam) and an explicit "I agree"."""
-
-    since = forms.DateTimeField(
-        label=_("New synchronisation date and time"),
-        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"],
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        help_text=_(
-            "Every message on the server from this moment on that was never fetched "
-            "before is fetched; it gets the moment of fetching as its received date."
-        ),
-    )
-    confirm = forms.BooleanField(
-        label=_("I agree"),
-        error_messages={"required": _("Tick 'I agree' to repair the synchronisation.")},
-    )
-
-    def clean_since(self) -> Any:
-        since = self.cleaned_data["since"]
-        if since > timezone.now():
-            raise forms.ValidationError(_("Choose a moment in the past."))
-        return since
+    def show_errors(self, error: ValidationError) -> None:
+        """Show what an action refused (a dict of field messages) on this form."""
+        for field, messages in error.message_dict.items():
+            target = "interval" if field == "interval_minutes" else field
+            for message in messages:
+                self.add_error(target if target in self.fields else None, message)

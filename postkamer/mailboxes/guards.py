@@ -1,4 +1,6 @@
-"""View guards for the e-mail manager: edition first, then the right."""
+"""View guards for the e-mail manager pages: they turn ``access``'s answers into
+refusal pages (edition first, then the right). The rules themselves live in
+``access``."""
 
 from __future__ import annotations
 
@@ -11,16 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
-
-def edition_message() -> str:
-    return _(
-        "The e-mail manager is not part of your edition. It is available in "
-        "Compleet, Verzekering Provinciaal and Hypotheek Totaal."
-    )
-
-
-def right_message() -> str:
-    return _("You need the right 'e-mail manager' to open the e-mail manager.")
+from postkamer.mailboxes import access
 
 
 def _refuse(request: HttpRequest, title: str, message: str) -> HttpResponse:
@@ -33,13 +26,9 @@ def email_module_required(view: Callable[..., HttpResponse]) -> Callable[..., Ht
     @login_required
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        user = request.user
-        if user.tenant_id is None:
-            return _refuse(
-                request, _("No office account"), _("Platform staff work in the admin site.")
-            )
-        if not user.tenant.has_email_manager:
-            return _refuse(request, _("Not in your edition"), edition_message())
+        problem = access.office_problem(request.user)
+        if problem is not None:
+            return _refuse(request, *problem)
         return view(request, *args, **kwargs)
 
     return wrapper
@@ -52,7 +41,7 @@ def email_manager_required(view: Callable[..., HttpResponse]) -> Callable[..., H
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not request.user.has_right("email_manager"):
-            return _refuse(request, _("No access"), right_message())
+            return _refuse(request, _("No access"), access.right_message())
         return view(request, *args, **kwargs)
 
     return wrapper
@@ -69,12 +58,10 @@ def mailbox_manager_required(view: Callable[..., HttpResponse]) -> Callable[...,
     @email_module_required
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        from postkamer.mailboxes.access import visible_mailboxes
-
-        if not visible_mailboxes(request.user).filter(pk=kwargs["pk"]).exists():
+        if not access.visible_mailboxes(request.user).filter(pk=kwargs["pk"]).exists():
             raise Http404(_("Mailbox not found."))
         if not request.user.has_right("email_manager"):
-            return _refuse(request, _("No access"), right_message())
+            return _refuse(request, _("No access"), access.right_message())
         return view(request, *args, **kwargs)
 
     return wrapper

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from postkamer import crypto
 from postkamer.accounts.models import Tenant, User, WorkflowGroup
+from postkamer.core.validators import HeaderValue
 
 
 class MailboxType(models.TextChoices):
@@ -57,9 +58,17 @@ def _now() -> timezone.datetime:
 
 class Mailbox(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="mailboxes")
-    name = models.CharField(_("name"), max_length=200)
-    sender_address = models.EmailField(_("sender address"))
-    display_name = models.CharField(_("display name"), max_length=200, blank=True)
+    # These three end up in the From header of outgoing mail.
+    name = models.CharField(_("name"), max_length=200, validators=[HeaderValue(_("name"))])
+    sender_address = models.EmailField(
+        _("sender address"), validators=[HeaderValue(_("sender address"))]
+    )
+    display_name = models.CharField(
+        _("display name"),
+        max_length=200,
+        blank=True,
+        validators=[HeaderValue(_("display name"))],
+    )
     type = models.CharField(
         _("type"), max_length=20, choices=MailboxType.choices, default=MailboxType.IMAP
     )
@@ -182,15 +191,26 @@ class AuditAction(models.TextChoices):
     AUTO_DISABLED = "auto_disabled", _("fetching switched off after errors")
     AUTO_REPLY_CHANGED = "auto_reply_changed", _("automatic reply changed")
     AUTO_REPLY_FAILED = "auto_reply_failed", _("automatic reply not sent")
+    DELETED = "deleted", _("deleted")
 
 
 class MailboxAuditEntry(models.Model):
     """One change to a mailbox: who, what, when (SPEC §2 "Tab Eigenaar").
 
     ``detail`` holds names and IDs only; secret values never go in (see audit.record).
+
+    The log outlives the mailbox: deleting one sets ``mailbox`` to NULL and keeps
+    every entry, findable by ``tenant`` and ``mailbox_ref`` (the old ID; IDs are
+    never reused on SQLite or PostgreSQL), with the name it had at the time. The
+    last entry says who deleted it.
     """
 
-    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="audit_entries")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    mailbox = models.ForeignKey(
+        Mailbox, on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_entries"
+    )
+    mailbox_ref = models.PositiveBigIntegerField(_("mailbox ID"), db_index=True)
+    mailbox_name = models.CharField(_("mailbox"), max_length=200)
     # Kept when the actor is deleted: the entry still says what happened.
     actor = models.ForeignKey(
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -206,4 +226,4 @@ class MailboxAuditEntry(models.Model):
         verbose_name_plural = _("audit entries")
 
     def __str__(self) -> str:
-        return f"{self.mailbox_id} {self.action} {self.at:%Y-%m-%d %H:%M}"
+        return f"{self.mailbox_name} ({self.mailbox_ref}) {self.action} {self.at:%Y-%m-%d %H:%M}"

@@ -1,22 +1,16 @@
-"""Who owns a mailbox: direct users and linked workflow groups (Tab Eigenaar).
-
-Callers have already passed ``access.get_mailbox(..., MANAGE)``; these functions
-add the tenant check on the *other* side (the user or group being added), the
-``multi_user`` check for groups, and the audit entry, in one transaction.
-"""
+"""Who owns a mailbox and who could (Tab Eigenaar): the lookups. The changes are
+``actions.do_add_owner`` and friends."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db import transaction
 from django.db.models import Count, QuerySet
 from django.http import Http404
 from django.utils.translation import gettext as _
 
 from postkamer.accounts.models import Organisation, User, WorkflowGroup
-from postkamer.mailboxes import access, audit
-from postkamer.mailboxes.models import AuditAction, Mailbox
+from postkamer.mailboxes.models import Mailbox
 
 
 @dataclass
@@ -97,51 +91,3 @@ def find_group(mailbox: Mailbox, group_id: object) -> WorkflowGroup:
         return WorkflowGroup.objects.get(tenant_id=mailbox.tenant_id, pk=group_id)
     except (WorkflowGroup.DoesNotExist, ValueError, TypeError):
         raise Http404(_("Workflow group not found.")) from None
-
-
-@transaction.atomic
-def add_user(actor: User, mailbox: Mailbox, user: User) -> bool:
-    """Make ``user`` a direct owner. Returns False when they already were one."""
-    if user.tenant_id != mailbox.tenant_id:  # find_user guarantees it; belt and braces
-        raise Http404(_("User not found."))
-    if mailbox.owner_users.filter(pk=user.pk).exists():
-        return False
-    mailbox.owner_users.add(user)
-    audit.record(mailbox, actor, AuditAction.OWNER_ADDED, user=user.pk, user_name=user.display_name)
-    return True
-
-
-@transaction.atomic
-def remove_user(actor: User, mailbox: Mailbox, user: User) -> bool:
-    """Take away ``user``'s direct ownership (group access stays). False if none."""
-    if not mailbox.owner_users.filter(pk=user.pk).exists():
-        return False
-    mailbox.owner_users.remove(user)
-    audit.record(
-        mailbox, actor, AuditAction.OWNER_REMOVED, user=user.pk, user_name=user.display_name
-    )
-    return True
-
-
-@transaction.atomic
-def link_group(actor: User, mailbox: Mailbox, group: WorkflowGroup) -> bool:
-    """Link ``group``: all its current and future members read the mailbox."""
-    access.check_group_linking(actor)
-    if group.tenant_id != mailbox.tenant_id:
-        raise Http404(_("Workflow group not found."))
-    if mailbox.owner_groups.filter(pk=group.pk).exists():
-        return False
-    mailbox.owner_groups.add(group)
-    audit.record(mailbox, actor, AuditAction.GROUP_LINKED, group=group.pk, group_name=group.name)
-    return True
-
-
-@transaction.atomic
-def unlink_group(actor: User, mailbox: Mailbox, group: WorkflowGroup) -> bool:
-    """Unlink ``group``; members who are also direct owners keep their access."""
-    access.check_group_linking(actor)
-    if not mailbox.owner_groups.filter(pk=group.pk).exists():
-        return False
-    mailbox.owner_groups.remove(group)
-    audit.record(mailbox, actor, AuditAction.GROUP_UNLINKED, group=group.pk, group_name=group.name)
-    return True

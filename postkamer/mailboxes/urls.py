@@ -8,10 +8,11 @@ urlpatterns = [
     path("<int:pk>/", views.mailbox_edit, name="mailbox-edit"),
     path("<int:pk>/test-connection/", views.mailbox_test_connection, name="mailbox-test"),
     path("<int:pk>/imap-folders/", views.mailbox_imap_folders, name="mailbox-imap-folders"),
-    path("<int:pk>/repair-sync/", views.mailbox_repair_sync, name="mailbox-repair-sync"),
     path("<int:pk>/delete/", views.mailbox_delete, name="mailbox-delete"),
     path("<int:pk>/owners/", views.mailbox_owners, name="mailbox-owners-tab"),
     path("<int:pk>/owners/add/", views.mailbox_owners_add, name="mailbox-owners-add"),
     path("<int:pk>/owners/remove/", views.mailbox_owners_remove, name="mailbox-owners-remove"),
     path("<int:pk>/log/", views.mailbox_log, name="mailbox-log"),
+    path("deleted/", views.deleted_list, name="mailbox-deleted-list"),
+    path("deleted/<int:pk>/", views.deleted_log, name="mailbox-deleted-log"),
 ]

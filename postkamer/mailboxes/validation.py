@@ -1,44 +1,160 @@
-"""Cross-field rules for mailbox settings, shared by the web form and the API."""
+"""The rules for mailbox settings, shared by the web form, the API, the admin and the
+action functions (which check them again before they store anything).
+
+``mailbox_errors`` returns every problem at once, so a form or request with three
+mistakes hears about all three.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from django.utils.translation import gettext as _
 
-from postkamer.mailboxes.models import INTERVAL_VALUES, Mailbox, MailboxType, Security
+from postkamer.core.validators import HeaderValue, has_control_characters
+from postkamer.mailboxes.models import (
+    INTERVAL_VALUES,
+    SETTINGS_FIELDS,
+    Mailbox,
+    MailboxType,
+    Security,
+)
 
 _HOST_RE = re.compile(
     r"^(?=.{1,253}$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?$"
 )
 _IPV6_RE = re.compile(r"^\[?[0-9A-Fa-f:.]+\]?$")
 
+#: The write-only secrets; in ``changes`` a non-empty value is a new one, "" keeps.
+SECRET_FIELDS = ("imap_password", "smtp_password")
+
+#: Settings that end up in the headers of outgoing mail (From: "display name" <address>).
+HEADER_FIELDS = ("name", "display_name", "sender_address")
+
 
 def valid_host(host: str) -> bool:
     return bool(_HOST_RE.match(host) or (":" in host and _IPV6_RE.match(host)))
 
 
-def mailbox_errors(
-    values: dict[str, Any], *, tenant_id: int, instance: Mailbox | None
-) -> dict[str, list[str]]:
-    """Return field name -> messages for ``values`` (the merged new state).
+def merged(instance: Mailbox | None, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings after ``changes``: each field from ``changes``, else the stored
+    value (or the model default for a new mailbox); the secrets as given ("" = keep)."""
+    values: dict[str, Any] = {}
+    for name in SETTINGS_FIELDS:
+        if name in changes:
+            values[name] = changes[name]
+        elif instance is not None:
+            values[name] = getattr(instance, name)
+        else:
+            values[name] = Mailbox._meta.get_field(name).get_default()
+    for name in SECRET_FIELDS:
+        values[name] = changes.get(name) or ""
+    return values
 
-    ``values`` holds every settings field; ``imap_password`` holds the new password
-    or "" when it is left unchanged.
+
+def _label(field: str) -> str:
+    return str(Mailbox._meta.get_field(field).verbose_name)
+
+
+def _text(value: Any) -> str:
+    return str(value or "").strip()
+
+
+def _imap_identity(v: Mapping[str, Any]) -> tuple[Any, ...]:
+    return (_text(v["imap_host"]), v["imap_port"], v["imap_security"], _text(v["imap_username"]))
+
+
+def _smtp_identity(v: Mapping[str, Any]) -> tuple[Any, ...]:
+    # The user name SMTP logs in with: its own, or the IMAP one (SPEC §2).
+    username = _text(v["smtp_username"]) or _text(v["imap_username"])
+    return (_text(v["smtp_host"]), v["smtp_port"], v["smtp_security"], username)
+
+
+def secret_rebinding_errors(
+    instance: Mailbox | None, values: Mapping[str, Any]
+) -> dict[str, list[str]]:
+    """A stored password goes only where it was typed for.
+
+    When the server, port, security or user name a stored password logs in with
+    changes, the password must be typed again in the same change; otherwise a
+    manager could point the mailbox at a server of their own and have Postkamer
+    log in there with a password they never knew. SMTP logs in with the IMAP
+    password when it has none of its own, so then an SMTP change needs either.
+    Office 365 settings belong here too once they exist: a stored refresh token
+    is only for the Microsoft tenant and account it was given for.
     """
+    if instance is None or instance.pk is None:
+        return {}
+    old = merged(instance, {})
+    new_imap = bool(values.get("imap_password"))
+    new_smtp = bool(values.get("smtp_password"))
+    errors: dict[str, list[str]] = {}
+    imap_moved = _imap_identity(values) != _imap_identity(old)
+    if imap_moved and instance.imap_password_enc and not new_imap:
+        errors["imap_password"] = [
+            _(
+                "You changed the IMAP server, port, security or user name: enter the IMAP "
+                "password again. A stored password is only used for the server it was "
+                "entered for."
+            )
+        ]
+    if _smtp_identity(values) != _smtp_identity(old) and not new_smtp:
+        if instance.smtp_password_enc:
+            errors["smtp_password"] = [
+                _(
+                    "You changed the SMTP server, port, security or user name: enter the SMTP "
+                    "password again. A stored password is only used for the server it was "
+                    "entered for."
+                )
+            ]
+        elif instance.imap_password_enc and not new_imap and "imap_password" not in errors:
+            # SMTP uses the IMAP password; typing that one again is enough, and when
+            # IMAP changed too the message above already asks for it.
+            errors["smtp_password"] = [
+                _(
+                    "You changed the SMTP server, port, security or user name, and SMTP uses "
+                    "the stored IMAP password: enter the SMTP password, or the IMAP password "
+                    "again."
+                )
+            ]
+    return errors
+
+
+def mailbox_errors(
+    changes: Mapping[str, Any], *, tenant_id: int, instance: Mailbox | None
+) -> dict[str, list[str]]:
+    """Return field name -> messages for ``changes`` to ``instance`` (None: a new
+    mailbox of ``tenant_id``). ``changes`` may hold some settings or all of them,
+    plus ``imap_password``/``smtp_password`` (new ones; "" or absent keeps)."""
+    values = merged(instance, changes)
     errors: dict[str, list[str]] = {}
 
     def add(field: str, message: str) -> None:
         errors.setdefault(field, []).append(message)
 
-    sender = (values.get("sender_address") or "").strip()
+    # The fields' own validators say this first; repeated for callers without them.
+    for field in HEADER_FIELDS:
+        if has_control_characters(str(values.get(field) or "")):
+            add(field, HeaderValue.message(_label(field)))
+
+    sender = _text(values.get("sender_address"))
     if sender:
         clash = Mailbox.objects.filter(tenant_id=tenant_id, sender_address__iexact=sender)
         if instance is not None and instance.pk:
             clash = clash.exclude(pk=instance.pk)
         if clash.exists():
             add("sender_address", _("There is already a mailbox with this sender address."))
+
+    if instance is not None and instance.pk and values["sync_since"] != instance.sync_since:
+        add(
+            "sync_since",
+            _(
+                "The synchronisation date of an existing mailbox changes only with "
+                "'repair synchronisation'."
+            ),
+        )
 
     interval = values.get("interval_minutes")
     if interval is not None and interval not in INTERVAL_VALUES:
@@ -50,11 +166,16 @@ def mailbox_errors(
     if max_errors is not None and not 1 <= int(max_errors) <= 100:
         add("max_errors", _("Enter a number of errors from 1 to 100."))
 
+    # Whatever the type: a host changed while the mailbox is Office 365 would
+    # otherwise receive the password once it is switched back to IMAP.
+    for field, messages in secret_rebinding_errors(instance, values).items():
+        errors.setdefault(field, []).extend(messages)
+
     if values.get("type") != MailboxType.IMAP:
         return errors
 
     for prefix, label in (("imap", "IMAP"), ("smtp", "SMTP")):
-        host = (values.get(f"{prefix}_host") or "").strip()
+        host = _text(values.get(f"{prefix}_host"))
         if not host:
             add(f"{prefix}_host", _("Enter the %(server)s server.") % {"server": label})
         elif not valid_host(host):
@@ -73,9 +194,10 @@ def mailbox_errors(
                     "'allow insecure connections (test only)'."
                 ),
             )
-    if not (values.get("imap_username") or "").strip():
+    if not _text(values.get("imap_username")):
         add("imap_username", _("Enter the user name for the mail server."))
-    has_stored = instance is not None and instance.pk and instance.has_imap_password
-    if not values.get("imap_password") and not has_stored:
+    if not values.get("imap_password") and not (
+        instance is not None and instance.imap_password_enc
+    ):
         add("imap_password", _("Enter the password for the mail server."))
     return errors

@@ -5,75 +5,89 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from postkamer.accounts.models import Organisation
-from postkamer.dnschecks.services import with_security_error
-from postkamer.fetching import repair
-from postkamer.mailboxes import access, audit, owners
+from postkamer.mailboxes import access, actions, audit, extensions, owners
 from postkamer.mailboxes.connection import run_connection_test
 from postkamer.mailboxes.folders import missing_message, read_folders
-from postkamer.mailboxes.forms import MailboxForm, RepairSyncForm
+from postkamer.mailboxes.forms import MailboxForm
 from postkamer.mailboxes.guards import (
     email_manager_required,
     email_module_required,
     mailbox_manager_required,
 )
-from postkamer.mailboxes.models import AuditAction, Mailbox, MailboxType
+from postkamer.mailboxes.models import Mailbox, MailboxAuditEntry, MailboxType
 from postkamer.mailboxes.tabs import mailbox_tabs
 
 
-def _page(
-    request: HttpRequest, form: MailboxForm, mailbox: Mailbox | None, **extra: object
+def mailbox_page(
+    request: HttpRequest, mailbox: Mailbox, form: MailboxForm | None = None, **extra: object
 ) -> HttpResponse:
-    """The mailbox page, with the repair section for users holding ``repair_sync``."""
+    """The page of a saved mailbox: its settings and the sections other apps add
+    (``extensions.page_sections``). ``extra`` goes into the page's context; a
+    section's view passes its bound form here to show its errors."""
+    if form is None:
+        form = MailboxForm(instance=mailbox)
     context: dict[str, object] = {"form": form, "mailbox": mailbox, **extra}
     context.setdefault("tabs", mailbox_tabs(mailbox, "general"))
-    if mailbox is not None and request.user.has_right("repair_sync"):
-        context.setdefault("repair_form", RepairSyncForm())
+    context["sections"] = extensions.sections(request, mailbox, context)
     return render(request, "mailboxes/form.html", context)
 
 
 @email_manager_required
 def mailbox_list(request: HttpRequest) -> HttpResponse:
-    mailboxes = with_security_error(access.manageable_mailboxes(request.user).order_by("name"))
-    return render(request, "mailboxes/list.html", {"mailboxes": mailboxes})
+    mailboxes = extensions.marked(access.manageable_mailboxes(request.user).order_by("name"))
+    return render(
+        request,
+        "mailboxes/list.html",
+        {
+            "mailboxes": mailboxes,
+            "marks": [m.template for m in extensions.list_marks],
+            "stylesheets": sorted({m.stylesheet for m in extensions.list_marks if m.stylesheet}),
+            "has_deleted": audit.deleted_mailboxes(request.user.tenant_id).exists(),
+        },
+    )
 
 
 @email_manager_required
 def mailbox_create(request: HttpRequest) -> HttpResponse:
     form = MailboxForm(request.POST or None, tenant_id=request.user.tenant_id)
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            mailbox = form.save()
-            # The creator becomes an owner, so the new mailbox is readable at once;
-            # the owners tab can take that away again.
-            mailbox.owner_users.add(request.user)
-            audit.record(mailbox, request.user, AuditAction.CREATED)
-        messages.success(request, _("Mailbox '%(name)s' saved.") % {"name": mailbox.name})
-        return redirect("mailbox-edit", pk=mailbox.pk)
+        try:
+            mailbox = actions.do_create_mailbox(request.user, request.user.tenant, form.settings())
+        except ValidationError as error:
+            form.show_errors(error)
+        else:
+            messages.success(request, _("Mailbox '%(name)s' saved.") % {"name": mailbox.name})
+            return redirect("mailbox-edit", pk=mailbox.pk)
     return render(request, "mailboxes/form.html", {"form": form, "mailbox": None, "tabs": []})
 
 
 @mailbox_manager_required
 def mailbox_edit(request: HttpRequest, pk: int) -> HttpResponse:
     mailbox = access.get_mailbox(request.user, pk, access.MANAGE)
-    form = MailboxForm(request.POST or None, instance=mailbox, tenant_id=request.user.tenant_id)
-    before = audit.settings_snapshot(mailbox)
-    if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            form.save()
-            audit.record_settings_change(mailbox, request.user, before)
-        messages.success(request, _("Mailbox '%(name)s' saved.") % {"name": mailbox.name})
-        return redirect("mailbox-edit", pk=mailbox.pk)
-    return _page(request, form, mailbox)
+    form = MailboxForm(request.POST or None, instance=mailbox)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                saved = actions.do_update_mailbox(request.user, mailbox, form.settings())
+            except ValidationError as error:
+                form.show_errors(error)
+            else:
+                messages.success(request, _("Mailbox '%(name)s' saved.") % {"name": saved.name})
+                return redirect("mailbox-edit", pk=saved.pk)
+        # Validating wrote the posted values onto the instance in memory; the page's
+        # heading and sections show the mailbox as stored.
+        mailbox.refresh_from_db()
+    return mailbox_page(request, mailbox, form)
 
 
 @mailbox_manager_required
@@ -83,8 +97,7 @@ def mailbox_test_connection(request: HttpRequest, pk: int) -> HttpResponse:
     results = run_connection_test(mailbox)
     if request.headers.get("Accept", "").startswith("application/json"):
         return JsonResponse({"results": [r.as_dict() for r in results]})
-    form = MailboxForm(instance=mailbox, tenant_id=request.user.tenant_id)
-    return _page(request, form, mailbox, connection_results=results)
+    return mailbox_page(request, mailbox, connection_results=results)
 
 
 @mailbox_manager_required
@@ -101,53 +114,22 @@ def mailbox_imap_folders(request: HttpRequest, pk: int) -> HttpResponse:
         for name in (mailbox.sent_folder, mailbox.junk_folder):
             if listing.missing(name):
                 problems.append(missing_message(name))
-    form = MailboxForm(instance=mailbox, tenant_id=request.user.tenant_id, folder_listing=listing)
-    return _page(
+    form = MailboxForm(instance=mailbox, folder_listing=listing)
+    return mailbox_page(
         request,
-        form,
         mailbox,
+        form,
         folders_read=bool(listing and listing.ok),
         folder_problems=problems,
     )
 
 
-@email_module_required
-@require_POST
-def mailbox_repair_sync(request: HttpRequest, pk: int) -> HttpResponse:
-    """Synchronisatie herstellen from the mailbox page (right ``repair_sync``)."""
-    try:
-        mailbox = access.visible_mailboxes(request.user).get(pk=pk)
-    except Mailbox.DoesNotExist:
-        raise Http404(_("Mailbox not found.")) from None
-    repair.require_right(request.user)
-    repair_form = RepairSyncForm(request.POST)
-    if not repair_form.is_valid():
-        if not request.user.has_right("email_manager"):
-            # Only managers see the mailbox page; others get the reasons on the module page.
-            for errors in repair_form.errors.values():
-                for error in errors:
-                    messages.error(request, error)
-            return redirect(f"{reverse('email-module')}?mailbox={mailbox.pk}")
-        form = MailboxForm(instance=mailbox, tenant_id=request.user.tenant_id)
-        return _page(request, form, mailbox, repair_form=repair_form)
-    since = repair_form.cleaned_data["since"]
-    repair.request_repair(mailbox, since, user=request.user)
-    messages.success(
-        request,
-        _("The synchronisation is repaired from %(since)s on; the fetch has been queued.")
-        % {"since": timezone.localtime(since).strftime("%d-%m-%Y %H:%M")},
-    )
-    if request.user.has_right("email_manager"):
-        return redirect("mailbox-edit", pk=mailbox.pk)
-    return redirect(f"{reverse('email-module')}?mailbox={mailbox.pk}")
-
-
 @mailbox_manager_required
 def mailbox_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    mailbox = access.get_mailbox(request.user, pk, access.MANAGE)
+    mailbox = access.get_mailbox(request.user, pk, access.DELETE)
     if request.method == "POST":
         name = mailbox.name
-        mailbox.delete()
+        actions.do_delete_mailbox(request.user, mailbox)
         messages.success(request, _("Mailbox '%(name)s' deleted.") % {"name": name})
         return redirect("mailbox-list")
     return render(request, "mailboxes/delete.html", {"mailbox": mailbox})
@@ -184,7 +166,7 @@ def _render_owners(
         # Only the tenant's own organisations can be chosen; another ID shows nothing.
         selected = Organisation.objects.filter(tenant_id=mailbox.tenant_id, pk=org).first()
     current = owners.owners_of(mailbox)
-    can_link = user.has_right("multi_user")
+    can_link = access.right_problem(user, access.GROUPS) is None
     context = {
         "mailbox": mailbox,
         "tabs": mailbox_tabs(mailbox, "owners"),
@@ -215,26 +197,26 @@ def mailbox_owners(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _change_owners(request: HttpRequest, pk: int, adding: bool) -> HttpResponse:
-    mailbox = access.get_mailbox(request.user, pk, access.MANAGE)
+    mailbox = access.get_mailbox(request.user, pk, access.OWNERS)
     org, q = _owners_state(request)
     actor = request.user
     if request.POST.get("group"):
         # The right first, so a refused user learns nothing about the group ID.
-        access.check_group_linking(actor)
+        access.check_right(actor, access.GROUPS)
         group = owners.find_group(mailbox, request.POST["group"])
         if adding:
-            owners.link_group(actor, mailbox, group)
+            actions.do_link_group(actor, mailbox, group)
             message = _("Workflow group %(name)s now has access.") % {"name": group.name}
         else:
-            owners.unlink_group(actor, mailbox, group)
+            actions.do_unlink_group(actor, mailbox, group)
             message = _("Workflow group %(name)s no longer has access.") % {"name": group.name}
     else:
         target = owners.find_user(mailbox, request.POST.get("user"))
         if adding:
-            owners.add_user(actor, mailbox, target)
+            actions.do_add_owner(actor, mailbox, target)
             message = _("%(name)s now has access.") % {"name": target.display_name}
         else:
-            owners.remove_user(actor, mailbox, target)
+            actions.do_remove_owner(actor, mailbox, target)
             message = _("%(name)s is no longer an owner.") % {"name": target.display_name}
     if _is_partial(request):
         return _render_owners(request, mailbox, org, q, status_message=message)
@@ -254,18 +236,35 @@ def mailbox_owners_remove(request: HttpRequest, pk: int) -> HttpResponse:
     return _change_owners(request, pk, adding=False)
 
 
+def _log_context(request: HttpRequest, entries: QuerySet[MailboxAuditEntry]) -> dict[str, object]:
+    page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    return {"entries": [{"at": e.at, "text": audit.describe(e)} for e in page], "page": page}
+
+
 @mailbox_manager_required
 def mailbox_log(request: HttpRequest, pk: int) -> HttpResponse:
     mailbox = access.get_mailbox(request.user, pk, access.MANAGE)
-    page = Paginator(mailbox.audit_entries.all(), 50).get_page(request.GET.get("page"))
-    entries = [{"at": e.at, "text": audit.describe(e)} for e in page]
-    return render(
-        request,
-        "mailboxes/log.html",
-        {
-            "mailbox": mailbox,
-            "tabs": mailbox_tabs(mailbox, "log"),
-            "entries": entries,
-            "page": page,
-        },
-    )
+    context = {"mailbox": mailbox, "tabs": mailbox_tabs(mailbox, "log")}
+    context.update(_log_context(request, mailbox.audit_entries.all()))
+    return render(request, "mailboxes/log.html", context)
+
+
+# --- Deleted mailboxes: their logs stay readable for the office's managers -----
+
+
+@email_manager_required
+def deleted_list(request: HttpRequest) -> HttpResponse:
+    deleted = audit.deleted_mailboxes(request.user.tenant_id)
+    return render(request, "mailboxes/deleted_list.html", {"deleted": deleted})
+
+
+@email_module_required
+def deleted_log(request: HttpRequest, pk: int) -> HttpResponse:
+    entries = audit.deleted_mailbox_log(request.user.tenant_id, pk)
+    if entries is None:
+        # Unknown, still there, or another office's: one answer, before the right.
+        raise Http404(_("Mailbox not found."))
+    access.check_right(request.user, access.MANAGE)
+    context = {"name": entries.first().mailbox_name, "ref": pk}
+    context.update(_log_context(request, entries))
+    return render(request, "mailboxes/deleted_log.html", context)
