@@ -4,10 +4,12 @@ from drf_spectacular.views import SpectacularAPIView
 
 from postkamer.accounts import notifications
 from postkamer.accounts import views as account_views
+from postkamer.core import views as core_views
 from postkamer.dnschecks import views as dnscheck_views
 
 urlpatterns = [
     path("", account_views.home, name="home"),
+    path("account/settings/", core_views.my_settings, name="my-settings"),
     path("account/", include("postkamer.accounts.urls")),
     path("email/", include("postkamer.messages.urls")),
     path("notifications/", notifications.notification_list, name="notifications"),

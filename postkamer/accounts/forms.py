@@ -7,7 +7,6 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
 from postkamer.accounts import throttle
-from postkamer.accounts.models import User
 
 
 def client_ip(request: Any) -> str | None:
@@ -40,15 +39,3 @@ class LoginForm(AuthenticationForm):
         throttle.clear(email)
         return cleaned
 
-
-class MySettingsForm(forms.ModelForm):
-    class Meta:
-        model = User
-        fields = ["name", "language", "default_mailbox"]
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        from postkamer.mailboxes.access import readable_mailboxes
-
-        self.fields["default_mailbox"].queryset = readable_mailboxes(self.instance)
-        self.fields["default_mailbox"].empty_label = _("(none)")

@@ -9,7 +9,7 @@ from django.urls import reverse_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from postkamer.accounts.forms import LoginForm, MySettingsForm
+from postkamer.accounts.forms import LoginForm
 
 
 class LoginView(auth_views.LoginView):
@@ -34,17 +34,6 @@ def home(request: HttpRequest) -> HttpResponse:
     if request.user.has_right("email_manager"):
         return redirect("mailbox-list")
     return redirect("my-settings")
-
-
-@login_required
-def my_settings(request: HttpRequest) -> HttpResponse:
-    form = MySettingsForm(request.POST or None, instance=request.user)
-    if request.method == "POST" and form.is_valid():
-        form.save()
-        messages.success(request, _("Your settings have been saved."))
-        response = redirect("my-settings")
-        return response
-    return render(request, "accounts/settings.html", {"form": form})
 
 
 @require_POST
