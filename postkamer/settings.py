@@ -1,8 +1,11 @@
 """Django settings for Postkamer, read from the environment only.
 
-Everything a deployment changes is an environment variable (SPEC §6). The embedded
-default needs none of them: SQLite, the mail store, the keys and the task queue all
-live in ``POSTKAMER_DATA_DIR``.
+Everything a deployment changes is an environment variable (README, "Configuration").
+The embedded default needs none of them: SQLite, the mail store, the keys and the task
+queue all live in ``POSTKAMER_DATA_DIR``.
+
+Importing this module only reads: it creates no directory and writes no key.
+``postkamer bootstrap``/``serve`` create the data dir and generate the keys.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from postkamer import envconf
 BASE_DIR = Path(__file__).resolve().parent
 
 DATA_DIR = envconf.data_dir()
+# Empty when not generated yet: Django refuses an empty SECRET_KEY the moment it is
+# used, and `postkamer web`/`worker` say beforehand what to do.
 SECRET_KEY = envconf.secret_key(DATA_DIR)
 ENCRYPTION_KEYS = envconf.encryption_keys(DATA_DIR)
 
@@ -117,9 +122,8 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = DATA_DIR / "static"
-STATIC_ROOT.mkdir(exist_ok=True)
-# WhiteNoise serves straight from the app folders: no collectstatic step to forget.
+# WhiteNoise serves straight from the app folders: no collectstatic step to forget,
+# so there is no STATIC_ROOT either.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 

@@ -13,6 +13,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
+from postkamer.core.startup import prepare_data_dir
+
 
 def web_command(bind: str, workers: int) -> list[str]:
     return [
@@ -50,6 +52,7 @@ class Command(BaseCommand):
         parser.add_argument("--web-workers", type=int, default=2)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        prepare_data_dir(self.stdout.write)
         call_command("migrate", interactive=False, verbosity=0)
         self._greet(options["bind"])
         env = {
