@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from postkamer.accounts import services
 from postkamer.accounts.models import Edition
-from postkamer.accounts.management.commands._password import password_from
+from postkamer.accounts.passwords import check_password_strength, password_from
 from postkamer.core.startup import prepare_data_dir
 
 
@@ -30,9 +30,10 @@ class Command(BaseCommand):
         prepare_data_dir(self.stdout.write)
         call_command("migrate", interactive=False, verbosity=0)
         existing = User.objects.filter(email=options["admin"].lower()).first()
-        password = (
-            "" if existing else password_from("POSTKAMER_ADMIN_PASSWORD", "Wachtwoord / password: ")
-        )
+        password = ""
+        if not existing:
+            password = password_from("POSTKAMER_ADMIN_PASSWORD", "Wachtwoord / password: ")
+            check_password_strength(password, options["admin"])
         try:
             user, created = services.bootstrap(
                 options["tenant"], options["edition"], options["admin"], password
