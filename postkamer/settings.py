@@ -33,6 +33,9 @@ ALLOWED_HOSTS = envconf.string_list(
     "POSTKAMER_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", _base_host]
 )
 CSRF_TRUSTED_ORIGINS = [BASE_URL]
+# Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto we believe
+# (postkamer.core.middleware.TrustedProxyMiddleware). Empty: nobody's.
+TRUSTED_PROXIES = envconf.networks("POSTKAMER_TRUSTED_PROXIES")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -55,6 +58,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "postkamer.core.middleware.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -92,6 +96,8 @@ POSTKAMER_RAW_STORE = envconf.raw_store()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
+# Every password login (the login page, the admin's) is counted by the login throttle.
+AUTHENTICATION_BACKENDS = ["postkamer.accounts.backends.ThrottledModelBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -104,8 +110,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
-# Failed logins per e-mail address (and per client address) in the window below
-# before further attempts are refused for that window.
+# Failed password checks per account in the window below before further attempts
+# are refused until the window ends; a client address may fail four times as often
+# (postkamer.accounts.throttle).
 LOGIN_FAILURE_LIMIT = envconf.integer("POSTKAMER_LOGIN_FAILURE_LIMIT", default=5)
 LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
 
@@ -133,7 +140,7 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "postkamer.accounts.authentication.ThrottledTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
 from postkamer.accounts import notifications
@@ -21,5 +22,7 @@ urlpatterns = [
     ),
     path("api/v1/", include("postkamer.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    # One password-change page for everyone: its old-password check is throttled.
+    path("admin/password_change/", RedirectView.as_view(pattern_name="password-change")),
     path("admin/", admin.site.urls),
 ]

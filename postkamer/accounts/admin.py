@@ -1,7 +1,11 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
+from postkamer.accounts.forms import AdminLoginForm
 from postkamer.accounts.models import Organisation, Tenant, User, WorkflowGroup
+
+# The admin's login page says "too many attempts" like ours (the backend throttles it).
+admin.site.login_form = AdminLoginForm
 
 
 @admin.register(Tenant)

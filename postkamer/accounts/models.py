@@ -171,16 +171,18 @@ class WorkflowGroup(models.Model):
         return self.name
 
 
-class FailedLogin(models.Model):
-    """One failed login attempt, for throttling (kept in the database so that every
-    web process sees the same count)."""
+class LoginThrottle(models.Model):
+    """The password checks one account or one client address used up in its current
+    window (``postkamer.accounts.throttle``). In the database, so that every web
+    process counts on the same row, and one row per key, so that a conditional
+    UPDATE can take a slot atomically."""
 
-    email = models.CharField(max_length=254, db_index=True)
-    ip = models.GenericIPAddressField(null=True, blank=True, db_index=True)
-    at = models.DateTimeField(default=timezone.now, db_index=True)
+    key = models.CharField(max_length=300, unique=True)
+    count = models.PositiveIntegerField(default=0)
+    window_start = models.DateTimeField(db_index=True)
 
     def __str__(self) -> str:
-        return f"{self.email} at {self.at:%Y-%m-%d %H:%M}"
+        return f"{self.key}: {self.count} since {self.window_start:%Y-%m-%d %H:%M}"
 
 
 class Notification(models.Model):

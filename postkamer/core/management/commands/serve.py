@@ -32,8 +32,10 @@ def web_command(bind: str, workers: int) -> list[str]:
         "120",
         "--access-logfile",
         "-",
+        # gunicorn believes X-Forwarded-Proto from the same proxies as Django does
+        # (none unless POSTKAMER_TRUSTED_PROXIES says so).
         "--forwarded-allow-ips",
-        "127.0.0.1",
+        ",".join(str(network) for network in settings.TRUSTED_PROXIES),
         # Keep gunicorn's control socket in the data dir, not in the home folder.
         "--control-socket",
         str(settings.DATA_DIR / "gunicorn.ctl"),
