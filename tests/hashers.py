@@ -22,3 +22,9 @@ class CountingMD5Hasher(MD5PasswordHasher):
         time.sleep(CountingMD5Hasher.delay)
         return super().verify(password, encoded)
 
+
+class NewerMD5Hasher(MD5PasswordHasher):
+    """MD5 under another name: listed first, it makes Django re-hash an "md5$" password
+    at the next correct check, as a Django upgrade with a stronger default would."""
+
+    algorithm = "md5-newer"

@@ -9,8 +9,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from postkamer.accounts import tokens
 from postkamer.accounts.forms import LoginForm, PasswordChangeForm
 
 
@@ -40,6 +42,15 @@ def home(request: HttpRequest) -> HttpResponse:
     if request.user.has_right("email_manager"):
         return redirect("mailbox-list")
     return redirect("my-settings")
+
+
+@never_cache
+@login_required
+@require_POST
+def rotate_token(request: HttpRequest) -> HttpResponse:
+    """Replace the user's API token and show the new one, this once."""
+    key = tokens.do_rotate_token(request.user)
+    return render(request, "accounts/token.html", {"key": key})
 
 
 @require_POST

@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
+from postkamer.accounts import tokens
 from postkamer.core.forms import MySettingsForm
 
 
@@ -19,4 +20,8 @@ def my_settings(request: HttpRequest) -> HttpResponse:
         form.save()
         messages.success(request, _("Your settings have been saved."))
         return redirect("my-settings")
-    return render(request, "accounts/settings.html", {"form": form})
+    return render(
+        request,
+        "accounts/settings.html",
+        {"form": form, "token_prefix": tokens.current_prefix(request.user)},
+    )
