@@ -38,3 +38,18 @@ def data_dir_is_private(app_configs: Any = None, **kwargs: Any) -> list[Warning]
         )
     ]
 
+
+@register(Tags.security)
+def https_needs_a_trusted_proxy(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    """An https base URL behind a proxy that is not trusted redirects every request."""
+    if not settings.BASE_URL.startswith("https://") or settings.TRUSTED_PROXIES:
+        return []
+    return [
+        Warning(
+            "POSTKAMER_BASE_URL is https, but no proxy is trusted to say that a request "
+            "came in over HTTPS: every request looks like plain HTTP and is redirected.",
+            hint="Set POSTKAMER_TRUSTED_PROXIES to the address of the proxy that ends TLS "
+            "(e.g. 127.0.0.1 for one on this machine).",
+            id="postkamer.W002",
+        )
+    ]
