@@ -116,3 +116,12 @@ def test_the_admin_shows_api_tokens_only_by_their_prefix_and_can_revoke_them(cli
     assert key not in confirm.content.decode()
     client.post(f"/admin/accounts/apitoken/{office.advisor.pk}/delete/", {"post": "yes"})
     assert not Token.objects.filter(key=key).exists()
+
+
+def test_the_token_changes_when_the_new_password_is_saved_not_before(office):
+    key = get_or_create(office.advisor)
+    office.advisor.set_password("Een-nieuw-wachtwoord-9")
+    office.advisor.save(update_fields=["language"])
+    assert Token.objects.get(user=office.advisor).key == key
+    office.advisor.save(update_fields=["password"])
+    assert Token.objects.get(user=office.advisor).key != key

@@ -161,7 +161,9 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         super().save(*args, **kwargs)
-        if getattr(self, "_password_changed", False):
+        update_fields = kwargs.get("update_fields")
+        saved_password = update_fields is None or "password" in update_fields
+        if getattr(self, "_password_changed", False) and saved_password:
             self._password_changed = False
             from postkamer.accounts.tokens import rotate_if_present
 
