@@ -193,6 +193,11 @@ def setup_django(data_dir: Path, raw_store: str = "pack") -> None:
     os.environ["POSTKAMER_HUEY_IMMEDIATE"] = "1"
     os.environ.pop("DATABASE_URL", None)
     os.environ["DJANGO_SETTINGS_MODULE"] = "postkamer.settings"
+    # What `postkamer bootstrap` does first: the data dir and its keys.
+    from postkamer import envconf
+
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    envconf.generate_keys(data_dir)
     import django
 
     django.setup()

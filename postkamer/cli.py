@@ -23,7 +23,21 @@ def translate_argv(argv: list[str]) -> list[str]:
     return list(argv)
 
 
+def prepare_process() -> None:
+    """Make every file this process creates the owner's alone, and have a data dir.
+
+    Before Django is set up: loading the apps already opens the task queue's SQLite
+    file in the data dir (see ``postkamer.core.datadir``).
+    """
+    from postkamer import envconf
+    from postkamer.core import datadir
+
+    os.umask(datadir.UMASK)
+    datadir.create(envconf.data_dir())
+
+
 def main() -> None:
+    prepare_process()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "postkamer.settings")
     from django.core.management import execute_from_command_line
 

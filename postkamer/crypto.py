@@ -11,6 +11,7 @@ from functools import cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 
 class SecretUnreadable(Exception):
@@ -19,6 +20,11 @@ class SecretUnreadable(Exception):
 
 @cache
 def _fernet(keys: tuple[str, ...]) -> MultiFernet:
+    if not keys:
+        raise ImproperlyConfigured(
+            "No encryption key: run 'postkamer bootstrap' or 'postkamer serve' once to "
+            "generate one, or set POSTKAMER_ENCRYPTION_KEYS."
+        )
     return MultiFernet([Fernet(key) for key in keys])
 
 

@@ -1,11 +1,17 @@
-"""Typed readers for the environment, and the keys Postkamer generates on first run.
+"""Typed readers for the environment, and the keys of the data dir.
 
 A bad value stops start-up with a message that names the variable: a typo in a
 deployment should never silently fall back to a default.
+
+Reading is all this module does when the settings are imported: no directory is
+created and no key written. ``generate_keys`` is an explicit step that
+``postkamer bootstrap`` and ``postkamer serve`` take; ``postkamer web`` and
+``postkamer worker`` refuse to start without keys (``missing_keys``).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -61,59 +67,114 @@ def string_list(name: str, *, default: list[str]) -> list[str]:
     return [part.strip() for part in raw.split(",") if part.strip()]
 
 
+def networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Return a comma-separated list of IP addresses and networks (CIDR) as networks."""
+    result = []
+    for part in string_list(name, default=[]):
+        try:
+            result.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} must list IP addresses or networks (e.g. 127.0.0.1,10.0.0.0/8), "
+                f"not {part!r}."
+            ) from None
+    return result
+
+
 def data_dir() -> Path:
-    """Return ``POSTKAMER_DATA_DIR`` (default ``./data``), created when missing."""
-    path = Path(os.environ.get("POSTKAMER_DATA_DIR") or "data").resolve()
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """Return ``POSTKAMER_DATA_DIR`` (default ``./data``); nothing is created here."""
+    return Path(os.environ.get("POSTKAMER_DATA_DIR") or "data").resolve()
 
 
-def _generated_secret(path: Path, make: Any) -> str:
-    """Read a secret file, creating it (mode 0600) on first use.
+SECRET_KEY_FILE = "secret_key"
+ENCRYPTION_KEYS_FILE = "encryption_keys"
 
-    ``O_EXCL`` makes creation atomic, so the web server and the worker starting at
-    the same moment end up with the same key.
-    """
+
+def _read_secret(path: Path) -> str:
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
         return path.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(make() + "\n")
-    return path.read_text().strip()
+    except FileNotFoundError:
+        return ""
 
 
 def secret_key(directory: Path) -> str:
-    """Return ``POSTKAMER_SECRET_KEY`` or the key generated into the data dir."""
-    return os.environ.get("POSTKAMER_SECRET_KEY") or _generated_secret(
-        directory / "secret_key", lambda: secrets.token_urlsafe(50)
-    )
+    """Return ``POSTKAMER_SECRET_KEY`` or the data dir's ``secret_key`` file ("" when neither)."""
+    return os.environ.get("POSTKAMER_SECRET_KEY") or _read_secret(directory / SECRET_KEY_FILE)
 
 
 def encryption_keys(directory: Path) -> list[str]:
-    """Return the Fernet keys, newest first.
+    """Return the Fernet keys, newest first ([] when none is configured).
 
     From ``POSTKAMER_ENCRYPTION_KEYS`` (comma-separated) or the file
-    ``encryption_keys`` in the data dir (one key a line), generated on first run.
+    ``encryption_keys`` in the data dir (one key a line). Raises
+    ImproperlyConfigured when a key is not a valid Fernet key.
     """
     raw = os.environ.get("POSTKAMER_ENCRYPTION_KEYS")
     if raw:
         keys = [k.strip() for k in raw.split(",") if k.strip()]
+        source = "POSTKAMER_ENCRYPTION_KEYS"
     else:
-        text = _generated_secret(
-            directory / "encryption_keys", lambda: Fernet.generate_key().decode()
-        )
+        text = _read_secret(directory / ENCRYPTION_KEYS_FILE)
         keys = [line.strip() for line in text.splitlines() if line.strip()]
+        source = str(directory / ENCRYPTION_KEYS_FILE)
     for key in keys:
         try:
             Fernet(key)
         except ValueError:
             raise ImproperlyConfigured(
-                "POSTKAMER_ENCRYPTION_KEYS holds a key that is not a valid Fernet key."
+                f"{source} holds a key that is not a valid Fernet key."
             ) from None
-    if not keys:
-        raise ImproperlyConfigured("No encryption key configured.")
     return keys
+
+
+def _write_new_secret(path: Path, value: str) -> bool:
+    """Create ``path`` (mode 0600) holding ``value``; False when it already exists.
+
+    ``O_EXCL`` makes creation atomic: two commands starting at the same moment
+    end up with the same key.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    return True
+
+
+def generate_keys(directory: Path) -> list[str]:
+    """Write the keys the environment does not provide into ``directory``.
+
+    Returns the names of the files created (none when every key already exists).
+    """
+    created = []
+    if not os.environ.get("POSTKAMER_SECRET_KEY") and _write_new_secret(
+        directory / SECRET_KEY_FILE, secrets.token_urlsafe(50)
+    ):
+        created.append(SECRET_KEY_FILE)
+    if not os.environ.get("POSTKAMER_ENCRYPTION_KEYS") and _write_new_secret(
+        directory / ENCRYPTION_KEYS_FILE, Fernet.generate_key().decode()
+    ):
+        created.append(ENCRYPTION_KEYS_FILE)
+    return created
+
+
+def missing_keys_message(directory: Path) -> str | None:
+    """Return a one-line explanation when a key is missing, None when both are there."""
+    missing = []
+    if not secret_key(directory):
+        missing.append("POSTKAMER_SECRET_KEY")
+    if not encryption_keys(directory):
+        missing.append("POSTKAMER_ENCRYPTION_KEYS")
+    if not missing:
+        return None
+    return (
+        f"No {' and no '.join(missing)} (nor the key files in {directory}): run "
+        "'postkamer bootstrap' or 'postkamer serve' once to generate them, or set the "
+        "variables."
+    )
 
 
 def database(directory: Path) -> dict[str, Any]:

@@ -1,8 +1,11 @@
 """Django settings for Postkamer, read from the environment only.
 
-Everything a deployment changes is an environment variable (SPEC §6). The embedded
-default needs none of them: SQLite, the mail store, the keys and the task queue all
-live in ``POSTKAMER_DATA_DIR``.
+Everything a deployment changes is an environment variable (README, "Configuration").
+The embedded default needs none of them: SQLite, the mail store, the keys and the task
+queue all live in ``POSTKAMER_DATA_DIR``.
+
+Importing this module only reads: it creates no directory and writes no key.
+``postkamer bootstrap``/``serve`` create the data dir and generate the keys.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from postkamer import envconf
 BASE_DIR = Path(__file__).resolve().parent
 
 DATA_DIR = envconf.data_dir()
+# Empty when not generated yet: Django refuses an empty SECRET_KEY the moment it is
+# used, and `postkamer web`/`worker` say beforehand what to do.
 SECRET_KEY = envconf.secret_key(DATA_DIR)
 ENCRYPTION_KEYS = envconf.encryption_keys(DATA_DIR)
 
@@ -28,6 +33,9 @@ ALLOWED_HOSTS = envconf.string_list(
     "POSTKAMER_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", _base_host]
 )
 CSRF_TRUSTED_ORIGINS = [BASE_URL]
+# Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto we believe
+# (postkamer.core.middleware.TrustedProxyMiddleware). Empty: nobody's.
+TRUSTED_PROXIES = envconf.networks("POSTKAMER_TRUSTED_PROXIES")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -51,7 +59,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "postkamer.core.middleware.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "postkamer.core.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -75,7 +85,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "postkamer.accounts.context.topbar",
+                "postkamer.core.context.topbar",
             ],
         },
     },
@@ -88,16 +98,23 @@ POSTKAMER_RAW_STORE = envconf.raw_store()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
+# Every password login (the login page, the admin's) is counted by the login throttle.
+AUTHENTICATION_BACKENDS = ["postkamer.accounts.backends.ThrottledModelBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+        # Our users have an e-mail address and a name, not Django's username/first/last.
+        "OPTIONS": {"user_attributes": ("email", "name")},
+    },
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
-# Failed logins per e-mail address (and per client address) in the window below
-# before further attempts are refused for that window.
+# Failed password checks per account in the window below before further attempts
+# are refused until the window ends; a client address may fail four times as often
+# (postkamer.accounts.throttle).
 LOGIN_FAILURE_LIMIT = envconf.integer("POSTKAMER_LOGIN_FAILURE_LIMIT", default=5)
 LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
 
@@ -108,6 +125,38 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+if SESSION_COOKIE_SECURE:
+    # An https base URL means Postkamer is only meant to be reached over HTTPS:
+    # redirect plain HTTP and tell browsers never to try it again (a year).
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = 365 * 24 * 60 * 60
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    # Preloading is the domain owner's decision (hstspreload.org), not a setting's.
+    SILENCED_SYSTEM_CHECKS = ["security.W021"]
+if TRUSTED_PROXIES:
+    # The TLS proxy says "https" in this header. TrustedProxyMiddleware removes it
+    # from every request that does not come from a trusted proxy, so a client
+    # cannot claim HTTPS itself.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Every response that sets no policy of its own gets this one
+# (postkamer.core.middleware.ContentSecurityPolicyMiddleware). No inline script and
+# no inline event handlers: JavaScript lives in static/postkamer/*.js. Inline style
+# attributes are allowed (templates set indentation with them). frame-src 'self'
+# lets the e-mail module show a message body in its own sandboxed frame.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "frame-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+    ]
+)
 
 LANGUAGE_CODE = "nl"
 LANGUAGES = [("nl", _("Dutch")), ("en", _("English"))]
@@ -118,15 +167,14 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = DATA_DIR / "static"
-STATIC_ROOT.mkdir(exist_ok=True)
-# WhiteNoise serves straight from the app folders: no collectstatic step to forget.
+# WhiteNoise serves straight from the app folders: no collectstatic step to forget,
+# so there is no STATIC_ROOT either.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "postkamer.accounts.authentication.ThrottledTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -1,15 +1,18 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
 from postkamer.accounts import notifications
 from postkamer.accounts import views as account_views
 from postkamer.autoreply import views as autoreply_views
+from postkamer.core import views as core_views
 from postkamer.dnschecks import views as dnscheck_views
 from postkamer.fetching import views as fetching_views
 
 urlpatterns = [
     path("", account_views.home, name="home"),
+    path("account/settings/", core_views.my_settings, name="my-settings"),
     path("account/", include("postkamer.accounts.urls")),
     path("email/", include("postkamer.messages.urls")),
     path("notifications/", notifications.notification_list, name="notifications"),
@@ -31,5 +34,7 @@ urlpatterns = [
     ),
     path("api/v1/", include("postkamer.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    # One password-change page for everyone: its old-password check is throttled.
+    path("admin/password_change/", RedirectView.as_view(pattern_name="password-change")),
     path("admin/", admin.site.urls),
 ]

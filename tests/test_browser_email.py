@@ -7,6 +7,7 @@ import importlib.util
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from postkamer.accounts.models import Notification
 from postkamer.mailboxes.models import Mailbox
@@ -118,7 +119,7 @@ def test_wrong_password_disables_the_mailbox_after_max_errors_and_tells_the_owne
     for _ in range(2):
         page.click("text=E-mail ophalen")
         status.filter(has_text="Ophalen mislukt").wait_for()
-        page.wait_for_function("!document.querySelector('form.fetch-form button').disabled")
+        expect(page.locator("form.fetch-form button")).to_be_enabled()
 
     assert "wachtwoord" in status.inner_text()
     assert "error" in (status.get_attribute("class") or "")

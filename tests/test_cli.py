@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import translation
 
 from postkamer.accounts.models import Organisation, Tenant, User, WorkflowGroup
 from postkamer.cli import translate_argv
@@ -171,3 +172,31 @@ def test_bootstrap_works_on_a_fresh_data_dir(tmp_path: Path):
     )
     assert result.returncode == 0, result.stderr
     assert "beheer@vers.nl created" in result.stdout
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [
+        ("a", "too short"),
+        ("beheer@advies.nl", "too similar to the e-mail address"),
+        ("password123", "too common"),
+    ],
+)
+def test_bootstrap_refuses_a_weak_password_and_says_why(monkeypatch, password, reason):
+    monkeypatch.setenv("POSTKAMER_ADMIN_PASSWORD", password)
+    with translation.override("en"), pytest.raises(CommandError, match=reason):
+        call_command("bootstrap", tenant="Advies BV", edition="compleet", admin="beheer@advies.nl")
+    assert not User.objects.filter(email="beheer@advies.nl").exists()
+
+
+@pytest.mark.django_db
+def test_user_add_refuses_a_weak_password_naming_every_reason(monkeypatch):
+    factories.tenant("Advies BV")
+    monkeypatch.setenv("POSTKAMER_USER_PASSWORD", "jan")
+    with translation.override("en"), pytest.raises(CommandError) as refused:
+        call_command("user_add", "jan@advies.nl", tenant="Advies BV", name="Jan")
+    message = str(refused.value)
+    assert "The password for jan@advies.nl is not accepted" in message
+    assert "too short" in message and "too similar" in message
+    assert not User.objects.filter(email="jan@advies.nl").exists()

@@ -16,12 +16,39 @@ def test_booleans_are_strict(monkeypatch):
         envconf.boolean("X_FLAG", default=False)
 
 
-def test_keys_are_generated_once_into_the_data_dir(tmp_path, monkeypatch):
+def test_reading_the_keys_writes_nothing_and_generating_them_happens_once(tmp_path, monkeypatch):
     monkeypatch.delenv("POSTKAMER_ENCRYPTION_KEYS", raising=False)
     monkeypatch.delenv("POSTKAMER_SECRET_KEY", raising=False)
+    assert envconf.encryption_keys(tmp_path) == [] and envconf.secret_key(tmp_path) == ""
+    assert list(tmp_path.iterdir()) == []
+    assert "postkamer bootstrap" in envconf.missing_keys_message(tmp_path)
+    assert envconf.generate_keys(tmp_path) == ["secret_key", "encryption_keys"]
     first = envconf.encryption_keys(tmp_path)
+    assert envconf.generate_keys(tmp_path) == []
     assert envconf.encryption_keys(tmp_path) == first and len(first) == 1
-    assert envconf.secret_key(tmp_path) == envconf.secret_key(tmp_path)
+    assert len(envconf.secret_key(tmp_path)) > 50
+    assert envconf.missing_keys_message(tmp_path) is None
+    for name in ("secret_key", "encryption_keys"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o600
+
+
+def test_keys_given_by_the_environment_are_not_generated(tmp_path, monkeypatch):
+    monkeypatch.setenv("POSTKAMER_SECRET_KEY", "x" * 60)
+    monkeypatch.delenv("POSTKAMER_ENCRYPTION_KEYS", raising=False)
+    assert envconf.generate_keys(tmp_path) == ["encryption_keys"]
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_trusted_proxies_are_addresses_or_networks(monkeypatch):
+    monkeypatch.setenv("POSTKAMER_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8,::1")
+    assert [str(n) for n in envconf.networks("POSTKAMER_TRUSTED_PROXIES")] == [
+        "127.0.0.1/32",
+        "10.0.0.0/8",
+        "::1/128",
+    ]
+    monkeypatch.setenv("POSTKAMER_TRUSTED_PROXIES", "proxy.local")
+    with pytest.raises(ImproperlyConfigured, match="POSTKAMER_TRUSTED_PROXIES"):
+        envconf.networks("POSTKAMER_TRUSTED_PROXIES")
 
 
 def test_keys_from_the_environment_win_and_are_validated(tmp_path, monkeypatch):

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from postkamer import envconf
 from tests.test_redis_queue import _redis_up
 
 pytestmark = pytest.mark.skipif(
@@ -47,6 +48,7 @@ print(run.finished_at is not None, run.ok, run.new_messages, run.error)
 
 
 def _env(tmp_path, dovecot, redis: bool) -> dict[str, str]:
+    envconf.generate_keys(tmp_path)  # what `postkamer bootstrap` does on a new data dir
     env = {k: v for k, v in os.environ.items() if not k.startswith(("POSTKAMER_", "DJANGO_"))}
     env.update(
         DJANGO_SETTINGS_MODULE="postkamer.settings",

@@ -1,15 +1,26 @@
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.utils.translation import gettext_lazy as _
+from rest_framework.authtoken.admin import TokenAdmin
+from rest_framework.authtoken.models import TokenProxy
 
+from postkamer.accounts import tokens
+from postkamer.accounts.forms import AdminLoginForm
 from postkamer.accounts.models import (
-    FailedLogin,
+    ApiToken,
+    LoginThrottle,
     Notification,
     Organisation,
     Tenant,
     User,
     WorkflowGroup,
 )
-from postkamer.core.admin import ReadOnlyAdmin
+from postkamer.shared.admin import ReadOnlyAdmin
+
+# The admin's login page says "too many attempts" like ours (the backend throttles it).
+admin.site.login_form = AdminLoginForm
 
 
 @admin.register(Tenant)
@@ -58,7 +69,32 @@ class NotificationAdmin(ReadOnlyAdmin):
     search_fields = ["user__email"]
 
 
-@admin.register(FailedLogin)
-class FailedLoginAdmin(ReadOnlyAdmin):
-    list_display = ["at", "email", "ip"]
-    search_fields = ["email", "ip"]
+@admin.register(LoginThrottle)
+class LoginThrottleAdmin(ReadOnlyAdmin):
+    list_display = ["key", "count", "window_start"]
+    search_fields = ["key"]
+
+
+# DRF's token admin lists every key in full; ours shows the first characters.
+admin.site.unregister(TokenProxy)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(TokenAdmin):
+    """See and revoke (delete) API tokens. No adding or changing: a key made here
+    could never be shown to anyone, and users make their own on My settings."""
+
+    list_display = ("key_prefix", "user", "created")
+    search_fields = ("user__email", "user__name")
+    search_help_text = _("E-mail address or name")
+    ordering = ("user__email",)
+
+    @admin.display(description=_("key"))
+    def key_prefix(self, obj: ApiToken) -> str:
+        return tokens.prefix(obj.key)
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False

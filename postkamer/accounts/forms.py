@@ -3,52 +3,60 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth import forms as auth_forms
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_variables
 
 from postkamer.accounts import throttle
-from postkamer.accounts.models import User
 
 
-def client_ip(request: Any) -> str | None:
-    return request.META.get("REMOTE_ADDR") if request is not None else None
+class ThrottleMessageMixin:
+    """Say "too many attempts" instead of "wrong password" when the throttle refused."""
+
+    request: Any
+
+    def get_invalid_login_error(self) -> forms.ValidationError:
+        if throttle.was_refused(self.request):
+            return forms.ValidationError(throttle.MESSAGE, code="throttled")
+        return super().get_invalid_login_error()  # type: ignore[misc]
 
 
-class LoginForm(AuthenticationForm):
+class LoginForm(ThrottleMessageMixin, auth_forms.AuthenticationForm):
     username = forms.EmailField(
         label=_("E-mail address"), widget=forms.EmailInput(attrs={"autofocus": True})
     )
     error_messages = {
         "invalid_login": _("This e-mail address and password do not match. Please try again."),
         "inactive": _("This account has been deactivated."),
-        "throttled": _(
-            "Too many failed attempts. For your safety, please wait 15 minutes and try again."
-        ),
     }
 
-    def clean(self) -> dict[str, Any]:
-        email = (self.cleaned_data.get("username") or "").lower()
-        ip = client_ip(self.request)
-        if email and throttle.is_locked(email, ip):
-            raise forms.ValidationError(self.error_messages["throttled"], code="throttled")
+
+class AdminLoginForm(ThrottleMessageMixin, AdminAuthenticationForm):
+    """The admin's login form (its password check is throttled by the backend)."""
+
+
+class PasswordChangeForm(auth_forms.PasswordChangeForm):
+    """Django's form, with the old password checked through the login throttle: a
+    session left open must not become a way to guess the password."""
+
+    def __init__(self, user: Any, *args: Any, request: Any = None, **kwargs: Any) -> None:
+        self.request = request
+        super().__init__(user, *args, **kwargs)
+
+    @sensitive_variables("old_password")
+    def clean_old_password(self) -> str:
+        old_password = self.cleaned_data["old_password"]
         try:
-            cleaned = super().clean()
-        except forms.ValidationError:
-            if email:
-                throttle.record_failure(email, ip)
-            raise
-        throttle.clear(email)
-        return cleaned
-
-
-class MySettingsForm(forms.ModelForm):
-    class Meta:
-        model = User
-        fields = ["name", "language", "default_mailbox"]
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        from postkamer.mailboxes.access import readable_mailboxes
-
-        self.fields["default_mailbox"].queryset = readable_mailboxes(self.instance)
-        self.fields["default_mailbox"].empty_label = _("(none)")
+            correct = throttle.check_password(
+                self.user.email,
+                throttle.client_address(self.request),
+                lambda: self.user.check_password(old_password),
+            )
+        except throttle.Throttled:
+            raise forms.ValidationError(throttle.MESSAGE, code="throttled") from None
+        if not correct:
+            raise forms.ValidationError(
+                self.error_messages["password_incorrect"], code="password_incorrect"
+            )
+        return old_password

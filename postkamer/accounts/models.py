@@ -8,6 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Permis
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from rest_framework.authtoken.models import TokenProxy
 
 
 class Edition(models.TextChoices):
@@ -142,6 +143,32 @@ class User(AbstractBaseUser, PermissionsMixin):
     def display_name(self) -> str:
         return self.name or self.email
 
+    def set_password(self, raw_password: str | None) -> None:
+        super().set_password(raw_password)
+        # A new password, except when check_password only re-hashes the same one
+        # with a newer hasher (see below). save() acts on it.
+        if not getattr(self, "_rehashing", False):
+            self._password_changed = True
+
+    def check_password(self, raw_password: str) -> bool:
+        # Django upgrades an old hash by calling set_password from inside
+        # check_password: the password is the same, so the API token stays.
+        self._rehashing = True
+        try:
+            return super().check_password(raw_password)
+        finally:
+            self._rehashing = False
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        super().save(*args, **kwargs)
+        update_fields = kwargs.get("update_fields")
+        saved_password = update_fields is None or "password" in update_fields
+        if getattr(self, "_password_changed", False) and saved_password:
+            self._password_changed = False
+            from postkamer.accounts.tokens import rotate_if_present
+
+            rotate_if_present(self)
+
     def has_right(self, right: str) -> bool:
         """True when this active office user holds ``right`` (a Right value)."""
         if not self.is_active or self.tenant_id is None:
@@ -171,16 +198,18 @@ class WorkflowGroup(models.Model):
         return self.name
 
 
-class FailedLogin(models.Model):
-    """One failed login attempt, for throttling (kept in the database so that every
-    web process sees the same count)."""
+class LoginThrottle(models.Model):
+    """The password checks one account or one client address used up in its current
+    window (``postkamer.accounts.throttle``). In the database, so that every web
+    process counts on the same row, and one row per key, so that a conditional
+    UPDATE can take a slot atomically."""
 
-    email = models.CharField(max_length=254, db_index=True)
-    ip = models.GenericIPAddressField(null=True, blank=True, db_index=True)
-    at = models.DateTimeField(default=timezone.now, db_index=True)
+    key = models.CharField(max_length=300, unique=True)
+    count = models.PositiveIntegerField(default=0)
+    window_start = models.DateTimeField(db_index=True)
 
     def __str__(self) -> str:
-        return f"{self.email} at {self.at:%Y-%m-%d %H:%M}"
+        return f"{self.key}: {self.count} since {self.window_start:%Y-%m-%d %H:%M}"
 
 
 class Notification(models.Model):
@@ -200,3 +229,17 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} for {self.user_id}"
+
+
+class ApiToken(TokenProxy):
+    """A user's API token as the admin shows it: named by its first characters only
+    (list, page titles, delete confirmation, the admin's history)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("API token")
+
+    def __str__(self) -> str:
+        from postkamer.accounts.tokens import prefix
+
+        return prefix(self.key)

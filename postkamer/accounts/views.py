@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -7,9 +9,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from postkamer.accounts.forms import LoginForm, MySettingsForm
+from postkamer.accounts import tokens
+from postkamer.accounts.forms import LoginForm, PasswordChangeForm
 
 
 class LoginView(auth_views.LoginView):
@@ -20,7 +24,11 @@ class LoginView(auth_views.LoginView):
 
 class PasswordChangeView(auth_views.PasswordChangeView):
     template_name = "accounts/password_change.html"
+    form_class = PasswordChangeForm
     success_url = reverse_lazy("my-settings")
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {**super().get_form_kwargs(), "request": self.request}
 
     def form_valid(self, form):  # type: ignore[no-untyped-def]
         messages.success(self.request, _("Your password has been changed."))
@@ -36,15 +44,13 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("my-settings")
 
 
+@never_cache
 @login_required
-def my_settings(request: HttpRequest) -> HttpResponse:
-    form = MySettingsForm(request.POST or None, instance=request.user)
-    if request.method == "POST" and form.is_valid():
-        form.save()
-        messages.success(request, _("Your settings have been saved."))
-        response = redirect("my-settings")
-        return response
-    return render(request, "accounts/settings.html", {"form": form})
+@require_POST
+def rotate_token(request: HttpRequest) -> HttpResponse:
+    """Replace the user's API token and show the new one, this once."""
+    key = tokens.do_rotate_token(request.user)
+    return render(request, "accounts/token.html", {"key": key})
 
 
 @require_POST

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
-from postkamer.core.admin import ReadOnlyAdmin
 from postkamer.dnschecks.models import SecurityCheck
+from postkamer.shared.admin import ReadOnlyAdmin
 
 
 @admin.register(SecurityCheck)

@@ -52,18 +52,14 @@ def _system_resolver(host: str, port: int) -> list[tuple]:
     return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
 
 
-def is_internal_address(address: str) -> bool:
-    """Return True when ``address`` (IPv4/IPv6 literal) is not a public unicast
-    address: loopback, private, link-local, reserved, multicast, unspecified or
-    otherwise not globally routable.  IPv4-mapped IPv6 addresses are judged by
-    the IPv4 address they carry.
+# IPv6 forms that lead to an IPv4 address: a relay or translator on the way
+# delivers to the IPv4 address inside, so that address is what must be judged.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052: the IPv4 address is the last 32 bits
+_NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")  # RFC 8215: a network's own translator
+_SITE_LOCAL = ipaddress.IPv6Network("fec0::/10")  # RFC 3879 deprecated it; networks still route it
 
-    Raises ``ValueError`` when ``address`` is not an IP address.
-    """
-    ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        # ::ffff:127.0.0.1 reaches 127.0.0.1 on dual-stack sockets.
-        ip = ip.ipv4_mapped
+
+def _not_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return (
         ip.is_loopback
         or ip.is_private
@@ -74,6 +70,33 @@ def is_internal_address(address: str) -> bool:
         # Catches the rest, e.g. 100.64.0.0/10 (carrier-grade NAT).
         or not ip.is_global
     )
+
+
+def is_internal_address(address: str) -> bool:
+    """Return True when ``address`` (IPv4/IPv6 literal) is not a public unicast
+    address: loopback, private, link-local, site-local, reserved, multicast,
+    unspecified or otherwise not globally routable.
+
+    IPv6 forms that carry an IPv4 address are judged by that address too:
+    IPv4-mapped (``::ffff:a.b.c.d``), NAT64 (``64:ff9b::a.b.c.d``; a public one is
+    fine, it is how IPv6-only networks reach IPv4 servers) and 6to4
+    (``2002:AABB:CCDD::``). The local-use NAT64 prefix and Teredo are always internal.
+
+    Raises ``ValueError`` when ``address`` is not an IP address.
+    """
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv4Address):
+        return _not_public(ip)
+    if ip.ipv4_mapped is not None:
+        # ::ffff:127.0.0.1 reaches 127.0.0.1 on dual-stack sockets.
+        return _not_public(ip.ipv4_mapped)
+    if ip in _NAT64:
+        return _not_public(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    if ip in _NAT64_LOCAL or ip in _SITE_LOCAL or ip.teredo is not None:
+        return True
+    if ip.sixtofour is not None and _not_public(ip.sixtofour):
+        return True
+    return _not_public(ip)
 
 
 def resolve_checked(

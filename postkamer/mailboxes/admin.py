@@ -19,10 +19,10 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from postkamer.accounts.models import User, WorkflowGroup
-from postkamer.core.admin import ReadOnlyAdmin
 from postkamer.mailboxes import actions
 from postkamer.mailboxes.forms import MailboxForm
 from postkamer.mailboxes.models import Mailbox, MailboxAuditEntry
+from postkamer.shared.admin import ReadOnlyAdmin
 
 _STATUS = ["error_count", "last_error", "last_error_at", "last_fetch_at", "disabled_reason"]
 

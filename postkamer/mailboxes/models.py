@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from postkamer import crypto
 from postkamer.accounts.models import Tenant, User, WorkflowGroup
-from postkamer.core.validators import HeaderValue
+from postkamer.shared.validators import HeaderValue
 
 
 class MailboxType(models.TextChoices):

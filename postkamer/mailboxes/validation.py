@@ -13,7 +13,6 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from postkamer.core.validators import HeaderValue, has_control_characters
 from postkamer.mailboxes.models import (
     INTERVAL_VALUES,
     SETTINGS_FIELDS,
@@ -21,6 +20,7 @@ from postkamer.mailboxes.models import (
     MailboxType,
     Security,
 )
+from postkamer.shared.validators import HeaderValue, has_control_characters
 
 _HOST_RE = re.compile(
     r"^(?=.{1,253}$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?$"

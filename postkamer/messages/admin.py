@@ -1,7 +1,7 @@
 from django.contrib import admin
 
-from postkamer.core.admin import ReadOnlyAdmin
 from postkamer.messages.models import Attachment, Message, RawMessage
+from postkamer.shared.admin import ReadOnlyAdmin
 
 # Platform staff trace what a fetch stored (where, when, how big, what went wrong);
 # the mail itself (addresses, bodies, raw bytes) is read in the product, under its

@@ -55,6 +55,38 @@ def test_internal_addresses_are_refused_unless_allowed(address):
     assert net.resolve_checked("mail.example.com", 993, allow_private=True, resolver=resolver)
 
 
+@pytest.mark.parametrize(
+    "address",
+    [
+        "2002:7f00:1::1",  # 6to4 of 127.0.0.1
+        "2002:a00:1::1",  # 6to4 of 10.0.0.1
+        "2002:c0a8:101::1",  # 6to4 of 192.168.1.1
+        "2002:a9fe:a9fe::",  # 6to4 of 169.254.169.254, the cloud metadata service
+        "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1
+        "64:ff9b::10.0.0.1",  # NAT64 of 10.0.0.1
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+        "64:ff9b:1::a00:1",  # the local-use NAT64 prefix
+        "fec0::1",  # site-local
+        "fec0:0:0:ffff::1",
+        "2001:0:4136:e378:8000:63bf:3fff:fdd2",  # Teredo
+        "::127.0.0.1",  # IPv4-compatible
+        "::ffff:0:127.0.0.1",  # IPv4-translated
+    ],
+)
+def test_ipv6_forms_of_internal_addresses_are_refused(address):
+    assert net.is_internal_address(address)
+    with pytest.raises(errors.PrivateHostRefused):
+        net.resolve_checked(address, 993, allow_private=False)
+    with pytest.raises(errors.PrivateHostRefused):
+        net.open_connection(address, 993, timeout=1, allow_private=False)
+
+
+def test_nat64_and_6to4_forms_of_public_addresses_pass():
+    # How an IPv6-only network with DNS64 sees a public IPv4 mail server.
+    for address in ("64:ff9b::5db8:d822", "2002:5db8:d822::1"):
+        assert not net.is_internal_address(address), address
+
+
 def test_public_addresses_pass_the_check():
     resolver = _fake_resolver("93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946")
     infos = net.resolve_checked("mail.example.com", 993, allow_private=False, resolver=resolver)

@@ -6,8 +6,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from postkamer.accounts import services
-from postkamer.accounts.management.commands._password import password_from
 from postkamer.accounts.models import Organisation, Tenant, User
+from postkamer.accounts.passwords import check_password_strength, password_from
 
 
 def _names(value: str | None) -> list[str]:
@@ -46,9 +46,10 @@ class Command(BaseCommand):
                 tenant=tenant, parent=root, name=options["organisation"]
             )
         exists = User.objects.filter(email=options["email"].lower()).exists()
-        password = (
-            None if exists else password_from("POSTKAMER_USER_PASSWORD", "Wachtwoord / password: ")
-        )
+        password = None
+        if not exists:
+            password = password_from("POSTKAMER_USER_PASSWORD", "Wachtwoord / password: ")
+            check_password_strength(password, options["email"], options["name"])
         try:
             user, created = services.ensure_user(
                 options["email"],

@@ -13,6 +13,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
+from postkamer.core.startup import prepare_data_dir
+
 
 def web_command(bind: str, workers: int) -> list[str]:
     return [
@@ -30,8 +32,10 @@ def web_command(bind: str, workers: int) -> list[str]:
         "120",
         "--access-logfile",
         "-",
+        # gunicorn believes X-Forwarded-Proto from the same proxies as Django does
+        # (none unless POSTKAMER_TRUSTED_PROXIES says so).
         "--forwarded-allow-ips",
-        "127.0.0.1",
+        ",".join(str(network) for network in settings.TRUSTED_PROXIES),
         # Keep gunicorn's control socket in the data dir, not in the home folder.
         "--control-socket",
         str(settings.DATA_DIR / "gunicorn.ctl"),
@@ -50,6 +54,7 @@ class Command(BaseCommand):
         parser.add_argument("--web-workers", type=int, default=2)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        prepare_data_dir(self.stdout.write)
         call_command("migrate", interactive=False, verbosity=0)
         self._greet(options["bind"])
         env = {

@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from postkamer.core.management.commands.serve import web_command
+from postkamer.core.startup import require_keys
 
 
 class Command(BaseCommand):
@@ -18,6 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--web-workers", type=int, default=2)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        require_keys()
         argv = web_command(options["bind"], options["web_workers"])
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "postkamer.settings")
         os.execv(argv[0], argv)

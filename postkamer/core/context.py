@@ -1,4 +1,8 @@
-"""Template context for the top bar (module icons, the user's menu)."""
+"""Template context for the top bar (module icons, the user's menu).
+
+Here, above the domain apps, because the bar combines them: the account's
+notifications and the e-mail module's default mailbox.
+"""
 
 from __future__ import annotations
 

@@ -1,3 +1,7 @@
+"""``postkamer bootstrap``: the data dir and its keys, the database, a tenant and its
+first administrator. In core, above accounts, because it prepares the whole
+installation."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -6,8 +10,9 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from postkamer.accounts import services
-from postkamer.accounts.management.commands._password import password_from
 from postkamer.accounts.models import Edition
+from postkamer.accounts.passwords import check_password_strength, password_from
+from postkamer.core.startup import prepare_data_dir
 
 
 class Command(BaseCommand):
@@ -19,15 +24,16 @@ class Command(BaseCommand):
         parser.add_argument("--admin", required=True, help="the administrator's e-mail address")
 
     def handle(self, *args: Any, **options: Any) -> None:
-
         from postkamer.accounts.models import User
 
-        # The first command on a fresh data dir: bring the database up to date.
+        # The first command on a fresh data dir: the keys, then the database.
+        prepare_data_dir(self.stdout.write)
         call_command("migrate", interactive=False, verbosity=0)
         existing = User.objects.filter(email=options["admin"].lower()).first()
-        password = (
-            "" if existing else password_from("POSTKAMER_ADMIN_PASSWORD", "Wachtwoord / password: ")
-        )
+        password = ""
+        if not existing:
+            password = password_from("POSTKAMER_ADMIN_PASSWORD", "Wachtwoord / password: ")
+            check_password_strength(password, options["admin"])
         try:
             user, created = services.bootstrap(
                 options["tenant"], options["edition"], options["admin"], password

@@ -1,0 +1,55 @@
+"""System checks of the deployment (``postkamer check``; every command runs them at start)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import Tags, Warning, register
+
+from postkamer.core import datadir
+
+#: How many loose paths a warning names before it only counts the rest.
+SHOWN = 5
+
+
+@register(Tags.security)
+def data_dir_is_private(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    """Warn when the data dir or anything in it is open to group or others."""
+    directory = settings.DATA_DIR
+    loose = datadir.loose_entries(directory)
+    if not loose:
+        return []
+    names = [
+        f"{path.relative_to(directory) if path != directory else path} ({mode:04o})"
+        for path, mode in loose[:SHOWN]
+    ]
+    if len(loose) > SHOWN:
+        names.append(f"and {len(loose) - SHOWN} more")
+    return [
+        Warning(
+            "Other users of this machine may read the data dir, which holds the database "
+            "(with API tokens, sessions and mail), the raw mail and the keys: "
+            + ", ".join(names)
+            + ".",
+            hint=f"Run: chmod -R go-rwx {directory}  (postkamer creates everything 0600/0700 "
+            "itself; these modes come from elsewhere).",
+            id="postkamer.W001",
+        )
+    ]
+
+
+@register(Tags.security)
+def https_needs_a_trusted_proxy(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    """An https base URL behind a proxy that is not trusted redirects every request."""
+    if not settings.BASE_URL.startswith("https://") or settings.TRUSTED_PROXIES:
+        return []
+    return [
+        Warning(
+            "POSTKAMER_BASE_URL is https, but no proxy is trusted to say that a request "
+            "came in over HTTPS: every request looks like plain HTTP and is redirected.",
+            hint="Set POSTKAMER_TRUSTED_PROXIES to the address of the proxy that ends TLS "
+            "(e.g. 127.0.0.1 for one on this machine).",
+            id="postkamer.W002",
+        )
+    ]

@@ -1,0 +1,1 @@
+"""Helpers shared by every app, below all of them: they import no app of ours."""
