@@ -98,7 +98,7 @@ def test_deleting_in_the_admin_keeps_the_log(client, staff, office):
         "mailmessages/rawmessage",
         "dnschecks/securitycheck",
         "accounts/notification",
-        "accounts/failedlogin",
+        "accounts/loginthrottle",
     ],
 )
 def test_rows_only_postkamer_writes_are_shown_read_only(client, staff, office, model):
