@@ -109,6 +109,16 @@ def _field_label(name: str) -> str:
         return name
 
 
+def _template_label(name: str) -> str:
+    labels = {
+        "font_family": _("font"),
+        "font_size": _("font size"),
+        "font_color": _("font colour"),
+        "signature_html": _("signature"),
+    }
+    return str(labels.get(name, name))
+
+
 def describe(entry: MailboxAuditEntry) -> str:
     """The entry as one plain sentence in the active language."""
     who = entry.actor_name or _("The system")
@@ -139,6 +149,9 @@ def describe(entry: MailboxAuditEntry) -> str:
         }
     if action == AuditAction.OAUTH_CONNECTED:
         return _("%(who)s connected the mailbox with Microsoft.") % values
+    if action == AuditAction.TEMPLATE_CHANGED:
+        fields = ", ".join(_template_label(f) for f in d.get("fields", []))
+        return _("%(who)s changed the template: %(fields)s.") % {**values, "fields": fields}
     if action == AuditAction.AUTO_DISABLED:
         if d.get("errors"):
             return _("Automatic fetching was switched off after %(count)s failed attempts.") % {

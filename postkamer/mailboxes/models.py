@@ -180,6 +180,7 @@ class AuditAction(models.TextChoices):
     SYNC_REPAIRED = "sync_repaired", _("synchronisation repaired")
     OAUTH_CONNECTED = "oauth_connected", _("connected with Microsoft")
     AUTO_DISABLED = "auto_disabled", _("fetching switched off after errors")
+    TEMPLATE_CHANGED = "template_changed", _("template changed")
 
 
 class MailboxAuditEntry(models.Model):
