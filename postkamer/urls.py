@@ -5,17 +5,24 @@ from drf_spectacular.views import SpectacularAPIView
 from postkamer.accounts import notifications
 from postkamer.accounts import views as account_views
 from postkamer.dnschecks import views as dnscheck_views
+from postkamer.sending import views as sending_views
 
 urlpatterns = [
     path("", account_views.home, name="home"),
     path("account/", include("postkamer.accounts.urls")),
     path("email/", include("postkamer.messages.urls")),
+    path("email/", include("postkamer.sending.urls")),
     path("notifications/", notifications.notification_list, name="notifications"),
     path("beheer/e-mailmanager/", include("postkamer.mailboxes.urls")),
     path(
         "beheer/e-mailmanager/<int:pk>/beveiliging/",
         dnscheck_views.mailbox_security,
         name="mailbox-security",
+    ),
+    path(
+        "beheer/e-mailmanager/<int:pk>/template/",
+        sending_views.template_tab,
+        name="mailbox-template",
     ),
     path("api/v1/", include("postkamer.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -31,6 +31,7 @@ from django.urls.resolvers import RegexPattern, RoutePattern
 
 from postkamer.accounts.services import root_organisation
 from postkamer.fetching.models import FetchRun
+from postkamer.sending.models import OutgoingMessage
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -47,6 +48,7 @@ KIND_BY_SEGMENT = {
     "organisations": "organisation",
     "email": "mailbox",
     "fetch-runs": "fetch_run",
+    "outgoing": "outgoing",
 }
 # URL prefixes that are not the product's own (Django's admin has its own staff checks).
 IGNORED_PREFIXES = ("admin/",)
@@ -160,6 +162,10 @@ def test_the_matrix_sees_the_mailbox_routes_of_today():
         "mailbox-owners-tab",
         "api-mailbox-detail",
         "api-mailbox-owners",
+        "api-send",
+        "api-template",
+        "mailbox-template",
+        "sending-edit",
     } <= names
 
 
@@ -220,6 +226,10 @@ OBJECT_IDS: dict[str, Callable[[Any], str]] = {
     "organisation": lambda w: str(root_organisation(w.tenant).pk),
     "message": _message_id,
     "fetch_run": lambda w: str(FetchRun.objects.create(mailbox=w.mailbox, trigger="button").pk),
+    # A draft the owner is writing: only its author ever sees it.
+    "outgoing": lambda w: str(
+        OutgoingMessage.objects.create(mailbox=w.mailbox, author=w.advisor, subject="Concept").pk
+    ),
 }
 
 # Values for the other parts of a route; anything else gets "1".
@@ -301,7 +311,37 @@ EXPECTED: dict[str, list[tuple[str, str, Callable[[Any], dict[str, Any]] | None,
     "api-mailbox-owner-remove": [("owner", "delete", None, 403), ("admin", "delete", None, 204)],
     "api-mailbox-audit": [("owner", "get", None, 403), ("manager", "get", None, 200)],
     "api-organisation-users": [("owner", "get", None, 403), ("manager", "get", None, 200)],
+    "mailbox-template": [("manager", "get", None, 200), ("owner", "get", None, 403)],
+    "api-template": [
+        ("owner", "get", None, 403),
+        ("owner", "put", lambda w: _template(), 403),
+        ("manager", "get", None, 200),
+        ("manager", "put", lambda w: _template(), 200),
+    ],
+    "api-send": [
+        ("manager", "post", lambda w: _mail(), 403),
+        ("owner", "post", lambda w: _mail(), 202),
+        ("member", "post", lambda w: _mail(), 202),
+    ],
+    "sending-addresses": [
+        ("owner", "get", None, 200),
+        ("member", "get", None, 200),
+        ("manager", "get", None, 403),
+    ],
+    # Another reader of the mailbox does not see the author's draft.
+    "sending-edit": [("member", "get", None, 404), ("owner", "get", None, 200)],
+    "sending-status": [("member", "get", None, 404), ("owner", "get", None, 200)],
+    "sending-delete": [("member", "post", None, 404), ("owner", "post", None, 302)],
+    "api-outgoing": [("member", "get", None, 404), ("owner", "get", None, 200)],
 }
+
+
+def _template() -> dict[str, Any]:
+    return {"font_family": "Verdana", "font_size": 12, "font_color": "#123456"}
+
+
+def _mail() -> dict[str, Any]:
+    return {"to": ["klant@voorbeeld.test"], "subject": "Hallo", "body_html": "<p>Hallo</p>"}
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=[r.route for r in ROUTES])

@@ -21,6 +21,7 @@ class Tab:
 TABS: list[Tab] = [
     Tab("general", _("General"), "mailbox-edit"),
     Tab("owners", _("Owner"), "mailbox-owners-tab"),
+    Tab("template", _("Template"), "mailbox-template"),
     Tab("security", _("Security"), "mailbox-security"),
     Tab("log", _("Log"), "mailbox-log"),
 ]

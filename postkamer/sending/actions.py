@@ -268,10 +268,11 @@ def do_add_attachments(
         for f in files
         if outgoing.has_line_break(f.filename)
     ]
+    problems = [ValidationError(e, code="invalid") for e in errors]
     if attachments_size(draft) + sum(len(f.data) for f in files) > max_attachment_bytes():
-        errors.append(_too_big_message())
-    if errors:
-        raise ValidationError({"attachments": errors})
+        problems.append(ValidationError(_too_big_message(), code="too_large"))
+    if problems:
+        raise ValidationError({"attachments": problems})
     with rawstore.session() as writer, transaction.atomic():
         ids = save_raws(writer, [f.data for f in files])
         return [
