@@ -42,8 +42,11 @@ def split_tokens(text: str) -> list[str]:
 
 
 def _from_token(token: str) -> Address:
+    if "<" not in token:
+        # A bare address: taken whole, so "jan @x.nl" is reported as typed.
+        return {"name": "", "address": token.strip().strip('"')}
     name, address = parseaddr(token)
-    if not address or ("@" not in address and "@" in token):
+    if not address:
         # parseaddr gave up: keep what was typed, so a draft loses nothing.
         return {"name": "", "address": token}
     return {"name": name, "address": address}

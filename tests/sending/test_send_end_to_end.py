@@ -319,7 +319,8 @@ def test_a_queued_message_is_put_on_the_queue_when_the_transaction_commits(
     assert out.state == State.SENT  # Huey runs immediately in the tests
 
 
-def test_gc_raw_keeps_the_bytes_of_draft_attachments(sender):
+def test_gc_raw_keeps_the_bytes_of_draft_attachments(sender, settings, tmp_path):
+    settings.DATA_DIR = tmp_path  # gc-raw rewrites segments: not the shared ones
     draft = actions.do_save_draft(sender.mailbox, author=sender.author, to=KLANT)
     [attachment] = actions.do_add_attachments(
         draft, [actions.NewFile("polis.pdf", "application/pdf", b"%PDF polis")]
