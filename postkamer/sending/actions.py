@@ -385,9 +385,14 @@ def _resolve_attachments(
 def _thread_of(original: Message | None) -> tuple[str | None, list[str]]:
     """In-Reply-To and References for a reply to ``original`` (none without a
     Message-ID)."""
-    if original is None or not original.message_id:
+    if original is None or not original.message_id.strip("<> "):
         return None, []
-    return original.message_id, original.references.split()
+    # The store keeps ids with or without their angle brackets; headers need them.
+    return _msg_id(original.message_id), [_msg_id(r) for r in original.references.split()]
+
+
+def _msg_id(value: str) -> str:
+    return f"<{value.strip().strip('<>')}>"
 
 
 def _prepare(
