@@ -239,3 +239,16 @@ def test_a_line_break_in_a_header_value_is_refused_not_stripped():
                 body_html="x",
             )
         )
+
+
+def test_submit_logs_in_with_xoauth2_when_given_a_token(smtp_servers, options):
+    user = f"o{secrets.token_hex(6)}@example.test"
+    token = "tok-" + secrets.token_hex(8)
+    smtp_servers.tokens[token] = user
+    server = settings(
+        smtp_servers.starttls_port, "starttls", user, password=None, oauth2_token=token
+    )
+    smtp.submit(
+        server, options, envelope_from=user, recipients=["bob@example.test"], raw=_raw(user)
+    )
+    assert smtp_servers.messages_for("bob@example.test")[-1].auth_user == user

@@ -435,11 +435,13 @@
         });
         if (response.ok || response.status === 409 || response.status === 404) {
           dropStore(key);
-          pushed += Number(response.ok);
+          const payload = response.ok ? await response.json().catch(() => ({})) : {};
+          // Only a draft the list does not show yet is worth reloading for.
+          if (payload.id && !root.querySelector(`[data-outgoing="${payload.id}"]`)) pushed += 1;
         }
       } catch (e) { /* offline: try again next time */ }
     }
-    if (pushed && root) window.location.reload();
+    if (pushed) window.location.reload();
   }
 
   function followStates() {
