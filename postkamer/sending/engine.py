@@ -24,6 +24,7 @@ Order and why:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import secrets
@@ -272,7 +273,8 @@ def _append_once(row: OutgoingMessage) -> imap.Appended:
         try:
             conn.logout()
         except Exception:  # the APPEND's outcome is what counts
-            imap._close_quietly(conn)
+            with contextlib.suppress(Exception):
+                conn.shutdown()
 
 
 def _append(row: OutgoingMessage, token: str, now: dt.datetime | None) -> None:
