@@ -41,6 +41,7 @@ from postkamer.mail.outgoing import idna_address
 from postkamer.mailboxes.connection import connect_options, imap_settings, smtp_settings
 from postkamer.messages import rawstore
 from postkamer.messages.models import Folder, Message
+from postkamer.sending import signals
 from postkamer.sending.models import OutgoingMessage
 
 log = logging.getLogger(__name__)
@@ -168,6 +169,8 @@ def _fail(row: OutgoingMessage, token: str, code: str, params: dict[str, Any]) -
     _ours(row, token).update(**fields)
     for name, value in fields.items():
         setattr(row, name, value)
+    # The worker runs in autocommit: the UPDATE above is committed already.
+    signals.outgoing_failed.send(OutgoingMessage, outgoing=row)
 
 
 def next_attempt(row: OutgoingMessage, now: dt.datetime) -> dt.datetime | None:
@@ -238,6 +241,7 @@ def _store_copy(row: OutgoingMessage, token: str) -> None:
             raise LeaseLost(row.pk)
     for name, value in fields.items():
         setattr(row, name, value)
+    signals.outgoing_sent.send(OutgoingMessage, outgoing=row)
 
 
 def _record_server_copy(row: OutgoingMessage, appended: imap.Appended) -> None:

@@ -255,6 +255,18 @@ def test_when_the_smtp_server_is_down_the_message_is_kept_and_the_user_told(send
 
 
 def test_null_sender_extra_headers_and_no_retry_for_the_auto_reply(sender):
+    from postkamer.sending import signals
+
+    outcomes = []
+
+    def sent(sender, outgoing, **kw):
+        outcomes.append(("sent", outgoing.pk))
+
+    def failed(sender, outgoing, **kw):
+        outcomes.append(("failed", outgoing.error_code))
+
+    signals.outgoing_sent.connect(sent, weak=False)
+    signals.outgoing_failed.connect(failed, weak=False)
     sender.smtp.refuse_null_sender = True
     out = sender.run(
         _queue(
@@ -270,8 +282,12 @@ def test_null_sender_extra_headers_and_no_retry_for_the_auto_reply(sender):
     assert _parse(sender.received(KLANT)[-1].raw)["Auto-Submitted"] == "auto-replied"
 
     sender.smtp.fail_data(1, "451 4.3.0 Later")
-    out = sender.run(_queue(sender, author=None, retry=False))
-    assert out.state == State.FAILED and out.next_attempt_at is None
+    failing = sender.run(_queue(sender, author=None, retry=False))
+    assert failing.state == State.FAILED and failing.next_attempt_at is None
+    signals.outgoing_sent.disconnect(sent)
+    signals.outgoing_failed.disconnect(failed)
+    # The worker tells once each: the auto-reply records its outcome from these.
+    assert outcomes == [("sent", out.pk), ("failed", "message_deferred")]
 
 
 def test_two_workers_never_send_one_message_twice_and_a_dead_worker_is_taken_over(sender):
