@@ -349,3 +349,19 @@ def test_gc_raw_keeps_the_bytes_of_draft_attachments(sender, settings, tmp_path)
     from postkamer.messages.models import RawMessage
 
     assert not RawMessage.objects.filter(pk=attachment.blob_id).exists()
+
+
+def test_a_due_retry_is_found_by_the_periodic_dispatcher_after_a_restart(sender):
+    from postkamer.sending import tasks
+
+    sender.smtp.fail_data(1, "421 4.7.0 Te druk")
+    out = sender.run(_queue(sender))
+    assert out.state == State.QUEUED
+    # The worker restarted and its scheduled retry is gone; only the row remains,
+    # and its moment has come.
+    OutgoingMessage.objects.filter(pk=out.pk).update(
+        next_attempt_at=timezone.now() - dt.timedelta(seconds=1)
+    )
+    assert tasks.dispatch_due_sends.call_local() == 1
+    out.refresh_from_db()
+    assert out.state == State.SENT and len(sender.received(KLANT)) == 1
