@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "postkamer.fetching",
     "postkamer.dnschecks",
     "postkamer.autoreply",
+    "postkamer.sending",
     "postkamer.api",
 ]
 
@@ -199,6 +200,10 @@ POSTKAMER_CA_FILE = os.environ.get("POSTKAMER_CA_FILE") or None
 POSTKAMER_ALLOW_PRIVATE_HOSTS = envconf.boolean("POSTKAMER_ALLOW_PRIVATE_HOSTS", default=False)
 POSTKAMER_DNS_RESOLVERS = os.environ.get("POSTKAMER_DNS_RESOLVERS") or None
 POSTKAMER_MAIL_TIMEOUT = envconf.number("POSTKAMER_MAIL_TIMEOUT", default=15.0)
+# Attachments of one outgoing message together, in MB (told before uploading).
+POSTKAMER_MAX_ATTACHMENTS_MB = envconf.number("POSTKAMER_MAX_ATTACHMENTS_MB", default=25.0)
+# Uploads stream to temporary files; a whole message's attachments may be one request.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 LOGGING = {
     "version": 1,

@@ -9,12 +9,14 @@ from postkamer.autoreply import views as autoreply_views
 from postkamer.core import views as core_views
 from postkamer.dnschecks import views as dnscheck_views
 from postkamer.fetching import views as fetching_views
+from postkamer.sending import views as sending_views
 
 urlpatterns = [
     path("", account_views.home, name="home"),
     path("account/settings/", core_views.my_settings, name="my-settings"),
     path("account/", include("postkamer.accounts.urls")),
     path("email/", include("postkamer.messages.urls")),
+    path("email/", include("postkamer.sending.urls")),
     path("notifications/", notifications.notification_list, name="notifications"),
     path("beheer/e-mailmanager/", include("postkamer.mailboxes.urls")),
     path(
@@ -31,6 +33,11 @@ urlpatterns = [
         "beheer/e-mailmanager/<int:pk>/repair-sync/",
         fetching_views.mailbox_repair_sync,
         name="mailbox-repair-sync",
+    ),
+    path(
+        "beheer/e-mailmanager/<int:pk>/template/",
+        sending_views.template_tab,
+        name="mailbox-template",
     ),
     path("api/v1/", include("postkamer.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

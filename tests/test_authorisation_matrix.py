@@ -31,6 +31,7 @@ from django.urls.resolvers import RegexPattern, RoutePattern
 
 from postkamer.accounts.services import root_organisation
 from postkamer.fetching.models import FetchRun
+from postkamer.sending.models import OutgoingMessage
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -49,6 +50,7 @@ KIND_BY_SEGMENT = {
     "fetch-runs": "fetch_run",
     "deleted": "deleted_mailbox",
     "deleted-mailboxes": "deleted_mailbox",
+    "outgoing": "outgoing",
 }
 # URL prefixes that are not the product's own (Django's admin has its own staff checks).
 IGNORED_PREFIXES = ("admin/",)
@@ -165,6 +167,10 @@ def test_the_matrix_sees_the_mailbox_routes_of_today():
         "mailbox-auto-reply",
         "api-auto-reply",
         "api-auto-reply-replies",
+        "api-send",
+        "api-template",
+        "mailbox-template",
+        "sending-edit",
     } <= names
 
 
@@ -235,6 +241,10 @@ OBJECT_IDS: dict[str, Callable[[Any], str]] = {
     "message": _message_id,
     "fetch_run": lambda w: str(FetchRun.objects.create(mailbox=w.mailbox, trigger="button").pk),
     "deleted_mailbox": _deleted_mailbox_id,
+    # A draft the owner is writing: only its author ever sees it.
+    "outgoing": lambda w: str(
+        OutgoingMessage.objects.create(mailbox=w.mailbox, author=w.advisor, subject="Concept").pk
+    ),
 }
 
 # Values for the other parts of a route; anything else gets "1".
@@ -336,7 +346,37 @@ EXPECTED: dict[str, list[tuple[str, str, Callable[[Any], dict[str, Any]] | None,
         ("admin", "post", lambda w: {"since": "2026-10-01T08:30:00Z"}, 400),
     ],
     "api-mailbox-imap-folders": [("owner", "get", None, 403)],
+    "mailbox-template": [("manager", "get", None, 200), ("owner", "get", None, 403)],
+    "api-template": [
+        ("owner", "get", None, 403),
+        ("owner", "put", lambda w: _template(), 403),
+        ("manager", "get", None, 200),
+        ("manager", "put", lambda w: _template(), 200),
+    ],
+    "api-send": [
+        ("manager", "post", lambda w: _mail(), 403),
+        ("owner", "post", lambda w: _mail(), 202),
+        ("member", "post", lambda w: _mail(), 202),
+    ],
+    "sending-addresses": [
+        ("owner", "get", None, 200),
+        ("member", "get", None, 200),
+        ("manager", "get", None, 403),
+    ],
+    # Another reader of the mailbox does not see the author's draft.
+    "sending-edit": [("member", "get", None, 404), ("owner", "get", None, 200)],
+    "sending-status": [("member", "get", None, 404), ("owner", "get", None, 200)],
+    "sending-delete": [("member", "post", None, 404), ("owner", "post", None, 302)],
+    "api-outgoing": [("member", "get", None, 404), ("owner", "get", None, 200)],
 }
+
+
+def _template() -> dict[str, Any]:
+    return {"font_family": "Verdana", "font_size": 12, "font_color": "#123456"}
+
+
+def _mail() -> dict[str, Any]:
+    return {"to": ["klant@voorbeeld.test"], "subject": "Hallo", "body_html": "<p>Hallo</p>"}
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=[r.route for r in ROUTES])

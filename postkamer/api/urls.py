@@ -1,7 +1,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from postkamer.api import messages, views
+from postkamer.api import messages, sending, views
 from postkamer.autoreply.api import AutoReplyRepliesView, AutoReplyView
 from postkamer.dnschecks.api import MailboxSecurityView
 
@@ -27,6 +27,9 @@ urlpatterns = [
         name="api-mailbox-messages",
     ),
     path("mailboxes/<int:pk>/fetch/", messages.MailboxFetchView.as_view(), name="api-fetch"),
+    path("mailboxes/<int:pk>/send/", sending.SendView.as_view(), name="api-send"),
+    path("mailboxes/<int:pk>/template/", sending.TemplateView.as_view(), name="api-template"),
+    path("outgoing/<int:pk>/", sending.OutgoingView.as_view(), name="api-outgoing"),
     path("fetch-runs/<int:pk>/", messages.FetchRunView.as_view(), name="api-fetch-run"),
     path("messages/<int:pk>/", messages.MessageDetailView.as_view(), name="api-message"),
     path("messages/<int:pk>/raw/", messages.MessageRawView.as_view(), name="api-message-raw"),

@@ -421,3 +421,65 @@ def store_batch(
     state.uidvalidity = uidvalidity
     state.last_uid = new_last
     return BatchResult(stored=len(todo), skipped=len(items) - len(todo), last_uid=new_last)
+
+
+# -- mail Postkamer wrote itself -----------------------------------------------------
+
+
+def save_raws(
+    writer: rawstore.PackSession | rawstore.DatabaseSession, blobs: Sequence[bytes]
+) -> dict[str, int]:
+    """Store ``blobs`` in the raw store (each content once) and return
+    {sha256: RawMessage id}.
+
+    Call inside ``rawstore.session()`` and a transaction: with the pack store the
+    bytes are durable before this returns, and the segment stays pinned against
+    ``gc-raw`` until the caller's rows are committed.
+    """
+    by_hash = {hashlib.sha256(blob).hexdigest(): blob for blob in blobs}
+    ids = _raw_ids(sorted(by_hash))
+    missing = [(sha, data) for sha, data in by_hash.items() if sha not in ids]
+    if missing:
+        locations = writer.put_batch(missing)
+        _insert_raws({sha: (len(data), locations[sha]) for sha, data in missing})
+        ids.update(_raw_ids([sha for sha, _ in missing]))
+    return ids
+
+
+def store_own_message(
+    writer: rawstore.PackSession | rawstore.DatabaseSession,
+    mailbox_id: int,
+    role: str,
+    raw: bytes,
+    *,
+    received_at: dt.datetime,
+) -> Message:
+    """Store a message Postkamer sent itself (raw bytes, parsed row, attachments)
+    under ``role`` and return it; the row is not on a server yet (no UIDVALIDITY
+    or UID). Call inside ``rawstore.session()`` and the caller's transaction.
+
+    A later fetch of the server folder skips the message: by its UID once the
+    caller records the APPENDUID, otherwise by the (Message-ID, SHA-256) check.
+    """
+    item = prepare(FetchedMessage(0, raw, ("\\Seen",), received_at))
+    raw_id = save_raws(writer, [raw])[item.sha256]
+    values = _message_values(
+        mailbox_id, role, "", 0, item, raw_id, repaired=False, fetched_at=received_at
+    )
+    values.update(uidvalidity=None, uid=None)
+    message = Message.objects.create(**values)
+    Attachment.objects.bulk_create(
+        [
+            Attachment(
+                message=message,
+                filename=_clean(a.filename, 500),
+                content_type=_clean(a.content_type, 200) or "application/octet-stream",
+                size=a.size,
+                part=_clean(a.part, 100),
+                content_id=_clean(a.content_id, 500),
+                inline=bool(a.inline),
+            )
+            for a in item.parsed.attachments
+        ]
+    )
+    return message

@@ -13,8 +13,11 @@ import html as html_mod
 import re
 
 import nh3
+from inscriptis import get_text
+from inscriptis.css_profiles import CSS_PROFILES
+from inscriptis.model.config import ParserConfig
 
-__all__ = ["html_to_text", "sanitize_html"]
+__all__ = ["html_to_plain_text", "html_to_text", "sanitize_html", "sanitize_outgoing_html"]
 
 
 _TAGS = frozenset(
@@ -202,6 +205,50 @@ def sanitize_html(html: str, *, allow_remote_images: bool = False) -> str:
         url_relative="deny",
         strip_comments=True,
     )
+
+
+def sanitize_outgoing_html(html: str) -> str:
+    """Return ``html`` written in Postkamer (a body, a signature) cleaned for sending.
+
+    The same allow-list as :func:`sanitize_html`, including inline font styles;
+    remote images are kept (an office logo in a signature), scripts, event
+    handlers and ``javascript:`` links are not. Never raises for ``str`` input.
+    """
+    return nh3.clean(
+        html,
+        tags=set(_TAGS),
+        clean_content_tags=set(_CLEAN_CONTENT),
+        attributes={k: set(v) for k, v in _ATTRS.items()},
+        url_schemes={"http", "https", "mailto", "tel", "cid"},
+        link_rel=None,
+        filter_style_properties=set(_STYLE_PROPS),
+        url_relative="deny",
+        strip_comments=True,
+    )
+
+
+# The "strict" profile lays text out as a reader expects (paragraphs, line breaks,
+# "* " list items) without indenting every block; links show their address.
+_PLAIN_CONFIG = ParserConfig(css=CSS_PROFILES["strict"], display_links=True)
+_BLANK_LINES_RE = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
+
+
+def html_to_plain_text(html: str) -> str:
+    """Return ``html`` as readable plain text, for the text part of mail we send.
+
+    Paragraphs and ``<br>`` become line breaks, list items get a bullet or
+    number, links are followed by their address. Uses inscriptis; never raises
+    for ``str`` input (empty text for empty or unparseable HTML).
+    """
+    if not html.strip():
+        return ""
+    try:
+        text = get_text(html, _PLAIN_CONFIG)
+    except ValueError:  # lxml refuses some inputs (e.g. only a comment)
+        return html_to_text(html)
+    lines = [line.rstrip() for line in text.splitlines()]
+    text = _BLANK_LINES_RE.sub("\n\n", "\n".join(lines)).strip("\n")
+    return text + "\n" if text.strip() else ""
 
 
 _WS_RE = re.compile(r"[ \t\r\f\v]*\n[ \t\r\n\f\v]*|[ \t\r\f\v]+")

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import imaplib
+import re
 import socket
 from dataclasses import dataclass
+from datetime import datetime
 
 import imapclient
 from imapclient import exceptions as imap_exc
@@ -215,3 +217,72 @@ def list_folders(conn: ImapConnection) -> list[Folder]:
             )
         )
     return folders
+
+
+@dataclass(frozen=True)
+class Appended:
+    """Where an APPENDed message went: ``uidvalidity`` and ``uid`` come from the
+    server's APPENDUID answer (RFC 4315 UIDPLUS) and are None without it."""
+
+    folder: str
+    uidvalidity: int | None
+    uid: int | None
+
+
+_APPENDUID_RE = re.compile(rb"\[APPENDUID (\d+) (\d+)\]", re.IGNORECASE)
+
+
+def append(
+    conn: ImapConnection,
+    folder: str,
+    raw: bytes,
+    *,
+    flags: tuple[str, ...] = ("\\Seen",),
+    msg_time: datetime | None = None,
+) -> Appended:
+    """APPEND ``raw`` to ``folder`` with ``flags``; return an :class:`Appended`.
+
+    Raises ``FolderMissing`` when the server says the folder does not exist
+    (``[TRYCREATE]``), ``Timeout`` or ``ProtocolError`` otherwise.
+    """
+    host, port = conn.host, conn.port
+    with net.translate_errors(host, port, conn._options.timeout):
+        try:
+            response = conn.append(folder, raw, flags=flags, msg_time=msg_time)
+        except imaplib.IMAP4.abort as exc:
+            raise errors.ProtocolError(f"APPEND to {folder!r} on {host} broke off: {exc}") from None
+        except imaplib.IMAP4.error as exc:
+            text = str(exc)
+            if "TRYCREATE" in text.upper() or "NONEXISTENT" in text.upper():
+                raise errors.FolderMissing(folder) from None
+            raise errors.ProtocolError(f"APPEND to {folder!r} refused by {host}: {text}") from None
+    answer = response if isinstance(response, bytes) else str(response).encode()
+    found = _APPENDUID_RE.search(answer)
+    if found is None:
+        return Appended(folder, None, None)
+    return Appended(folder, int(found.group(1)), int(found.group(2)))
+
+
+def uids_with_message_id(conn: ImapConnection, folder: str, message_id: str) -> list[int]:
+    """Return the UIDs in ``folder`` whose Message-ID header contains ``message_id``.
+
+    Opens the folder read-only and closes it again. Raises ``FolderMissing``,
+    ``Timeout`` or ``ProtocolError``.
+    """
+    host, port = conn.host, conn.port
+    with net.translate_errors(host, port, conn._options.timeout):
+        try:
+            try:
+                conn.select_folder(folder, readonly=True)
+            except imaplib.IMAP4.error as exc:
+                if isinstance(exc, imaplib.IMAP4.abort):
+                    raise
+                raise errors.FolderMissing(folder) from None
+            try:
+                uids = conn.search(["HEADER", "Message-ID", message_id])
+            finally:
+                with contextlib.suppress(imaplib.IMAP4.error):
+                    conn.close_folder()
+        except imaplib.IMAP4.error as exc:
+            raise errors.ProtocolError(f"SEARCH in {folder!r} on {host} failed: {exc}") from None
+    return sorted(int(uid) for uid in uids)

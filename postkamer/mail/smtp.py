@@ -6,7 +6,8 @@ import base64
 import contextlib
 import smtplib
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from postkamer.mail import errors, net
 from postkamer.mail.net import ConnectOptions, ServerSettings
@@ -212,8 +213,9 @@ def send(conn: smtplib.SMTP, from_addr: str, recipients: list[str], raw: bytes) 
     sender, all recipients or the data are refused.  When only some
     recipients are refused the message HAS gone to the others; the raised
     error then has ``delivered_to_others=True``.  Every refusal error has
-    ``refused``: recipient -> (code, text).  Connection problems raise
-    ``Timeout`` or ``ProtocolError``.
+    ``refused``: recipient -> (code, text), and ``stage``: "sender",
+    "recipients" or "data".  Connection problems raise ``Timeout`` or
+    ``ProtocolError``.
     """
     host = getattr(conn, "_host", "") or "server"
     port = getattr(conn, "_port", 0)
@@ -229,6 +231,7 @@ def send(conn: smtplib.SMTP, from_addr: str, recipients: list[str], raw: bytes) 
                 f"all recipients refused: {all_refused}",
                 refused=all_refused,
                 delivered_to_others=False,
+                stage="recipients",
             ) from None
         except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
             what = "sender" if isinstance(exc, smtplib.SMTPSenderRefused) else "message"
@@ -237,6 +240,7 @@ def send(conn: smtplib.SMTP, from_addr: str, recipients: list[str], raw: bytes) 
                 f"{what} refused: {_reply_text(exc)}",
                 refused={r: (exc.smtp_code, _reply_text(exc)) for r in recipients},
                 delivered_to_others=False,
+                stage="sender" if what == "sender" else "data",
             ) from None
         except smtplib.SMTPServerDisconnected as exc:
             raise _disconnected(exc, host, timeout) from None
@@ -246,7 +250,11 @@ def send(conn: smtplib.SMTP, from_addr: str, recipients: list[str], raw: bytes) 
         some = _decode_refused(refused)
         code = min(code for code, _ in some.values())
         raise _refusal(
-            code, f"some recipients refused: {some}", refused=some, delivered_to_others=True
+            code,
+            f"some recipients refused: {some}",
+            refused=some,
+            delivered_to_others=True,
+            stage="recipients",
         )
 
 
@@ -255,3 +263,64 @@ def _decode_refused(refused: dict) -> dict[str, tuple[int, str]]:
         rcpt: (code, msg.decode("utf-8", "replace") if isinstance(msg, bytes) else str(msg))
         for rcpt, (code, msg) in refused.items()
     }
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """What :func:`submit` achieved: the envelope sender actually used ("" is the
+    null sender), and the recipients the server refused while it accepted the
+    message for the others (recipient -> (code, server text))."""
+
+    envelope_from: str
+    refused: dict[str, tuple[int, str]] = field(default_factory=dict)
+    null_sender_refused: bool = False
+
+
+def submit(
+    server: ServerSettings,
+    options: ConnectOptions,
+    *,
+    envelope_from: str,
+    recipients: Sequence[str],
+    raw: bytes,
+    fallback_from: str | None = None,
+) -> Submitted:
+    """Connect, log in, send ``raw`` to ``recipients`` and QUIT; return :class:`Submitted`.
+
+    ``envelope_from=""`` sends with ``MAIL FROM:<>``; when the server refuses that
+    sender and ``fallback_from`` is given, the message goes out from
+    ``fallback_from`` on the same connection instead.
+
+    Raises :class:`errors.TemporaryFailure` subclasses for what may pass
+    (``MessageDeferred`` for 4xx answers, ``ConnectionRefused``, ``Timeout``,
+    ``ProtocolError``) and :class:`errors.PermanentFailure` subclasses for what
+    will not (``MessageRefused`` for 5xx answers, ``AuthFailed``, ``HostNotFound``,
+    ``CertificateUntrusted``…). The server's own words are in the exception's
+    detail (for the log); they never contain the secret.
+    """
+    conn = connect(server, options)
+    used, null_refused = envelope_from, False
+    refused: dict[str, tuple[int, str]] = {}
+    try:
+        try:
+            try:
+                send(conn, envelope_from, list(recipients), raw)
+            except (errors.MessageRefused, errors.MessageDeferred) as exc:
+                sender_refused = getattr(exc, "stage", "") == "sender"
+                if not (sender_refused and envelope_from == "" and fallback_from):
+                    raise
+                used, null_refused = fallback_from, True
+                send(conn, fallback_from, list(recipients), raw)
+        except (errors.MessageRefused, errors.MessageDeferred) as exc:
+            if not getattr(exc, "delivered_to_others", False):
+                raise
+            refused = dict(exc.refused)  # type: ignore[attr-defined]
+    except BaseException:
+        close_quietly(conn)
+        raise
+    try:
+        conn.quit()
+    except (smtplib.SMTPException, OSError):
+        # The message was accepted; a failing QUIT does not undo that.
+        close_quietly(conn)
+    return Submitted(used, refused, null_refused)

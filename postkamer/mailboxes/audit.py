@@ -147,6 +147,16 @@ def _describe_auto_reply(values: dict[str, Any], detail: dict[str, Any]) -> str:
     return _("%(who)s saved the automatic reply without changes.") % values
 
 
+def _template_label(name: str) -> str:
+    labels = {
+        "font_family": _("font"),
+        "font_size": _("font size"),
+        "font_color": _("font colour"),
+        "signature_html": _("signature"),
+    }
+    return str(labels.get(name, name))
+
+
 def describe(entry: MailboxAuditEntry) -> str:
     """The entry as one plain sentence in the active language."""
     who = entry.actor_name or _("The system")
@@ -179,6 +189,9 @@ def describe(entry: MailboxAuditEntry) -> str:
         return _("%(who)s connected the mailbox with Microsoft.") % values
     if action == AuditAction.DELETED:
         return _("%(who)s deleted the mailbox.") % values
+    if action == AuditAction.TEMPLATE_CHANGED:
+        fields = ", ".join(_template_label(f) for f in d.get("fields", []))
+        return _("%(who)s changed the template: %(fields)s.") % {**values, "fields": fields}
     if action == AuditAction.AUTO_DISABLED:
         if d.get("errors"):
             return _("Automatic fetching was switched off after %(count)s failed attempts.") % {

@@ -192,6 +192,7 @@ class AuditAction(models.TextChoices):
     AUTO_REPLY_CHANGED = "auto_reply_changed", _("automatic reply changed")
     AUTO_REPLY_FAILED = "auto_reply_failed", _("automatic reply not sent")
     DELETED = "deleted", _("deleted")
+    TEMPLATE_CHANGED = "template_changed", _("template changed")
 
 
 class MailboxAuditEntry(models.Model):

@@ -21,6 +21,7 @@ class Tab:
 TABS: list[Tab] = [
     Tab("general", _("General"), "mailbox-edit"),
     Tab("owners", _("Owner"), "mailbox-owners-tab"),
+    Tab("template", _("Template"), "mailbox-template"),
     Tab("auto_reply", _("Automatic reply"), "mailbox-auto-reply"),
     Tab("security", _("Security"), "mailbox-security"),
     Tab("log", _("Log"), "mailbox-log"),

@@ -41,10 +41,12 @@ class Message(models.Model):
     )
     folder = models.CharField(max_length=10, choices=Folder.choices)
     # Where the message sits on the server: (folder, UIDVALIDITY, UID) is unique, so a
-    # second insert of the same server message is impossible.
+    # second insert of the same server message is impossible. Mail we sent is stored
+    # before it is on the server (or when no sent folder is set, never): NULL then,
+    # which the constraint ignores on SQLite and PostgreSQL alike.
     server_folder = models.CharField(max_length=255)
-    uidvalidity = models.PositiveBigIntegerField()
-    uid = models.PositiveBigIntegerField()
+    uidvalidity = models.PositiveBigIntegerField(null=True, blank=True)
+    uid = models.PositiveBigIntegerField(null=True, blank=True)
     raw = models.ForeignKey(RawMessage, on_delete=models.PROTECT, related_name="messages")
     sha256 = models.CharField(max_length=64)
     size = models.PositiveBigIntegerField()

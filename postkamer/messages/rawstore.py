@@ -507,18 +507,30 @@ class GcResult:
     bytes_reclaimed: int = 0
 
 
+def _unreferenced() -> dict[str, bool]:
+    """Filter arguments for "no row of any kind points here": messages, and the
+    outgoing messages and draft attachments that keep their bytes here too. Read
+    from the model's reverse relations, so a new kind of referrer is covered."""
+    return {
+        f"{rel.name}__isnull": True
+        for rel in RawMessage._meta.get_fields()
+        if rel.one_to_many and rel.auto_created and not rel.concrete
+    }
+
+
 def delete_unreferenced() -> int:
-    """Delete the raw rows no message points at (deleting a mailbox leaves them,
-    ``Message.raw`` is PROTECT); returns how many."""
+    """Delete the raw rows nothing points at (deleting a mailbox leaves them,
+    ``Message.raw`` is PROTECT; a removed draft attachment leaves its bytes);
+    returns how many."""
     deleted = 0
-    ids = list(RawMessage.objects.filter(messages__isnull=True).values_list("pk", flat=True))
+    ids = list(RawMessage.objects.filter(**_unreferenced()).values_list("pk", flat=True))
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         try:
             with transaction.atomic():
                 # Filtered again: a fetch may have pointed a new message at one of
                 # them since; the foreign key refuses a race we did not see.
-                doomed = RawMessage.objects.filter(pk__in=chunk, messages__isnull=True)
+                doomed = RawMessage.objects.filter(pk__in=chunk, **_unreferenced())
                 deleted += doomed.delete()[0]
         except (IntegrityError, ProtectedError):
             continue  # left for the next run

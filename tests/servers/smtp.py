@@ -8,6 +8,14 @@ Three controllers share one user table and one message list:
 
 AUTH PLAIN/LOGIN check ``users`` (login -> password); AUTH XOAUTH2 checks
 ``tokens`` (token -> login).  Received messages go to ``messages``.
+
+Faults, for the sending tests (``reset_faults`` clears them all):
+
+* ``rcpt_answers``: recipient -> the RCPT answer instead of 250 (e.g.
+  ``"451 4.2.1 Mailbox busy"`` or ``"550 5.1.1 No such user"``);
+* ``fail_data(n, answer)``: the next ``n`` messages get ``answer`` after DATA;
+* ``refuse_null_sender``: ``MAIL FROM:<>`` is answered with 550;
+* ``down_port``: a port where nothing listens, for "the server is down".
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from dataclasses import dataclass, field
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from tests.servers.silent import closed_port
 from tests.servers.tls import TestCA
 
 # aiosmtpd 1.4.6 itself reads its own deprecated Session.login_data.
@@ -50,7 +59,24 @@ class SmtpServers:
     tokens: dict[str, str] = field(default_factory=dict)
     messages: list[Received] = field(default_factory=list)
     refused_rcpts: set[str] = field(default_factory=set)
+    rcpt_answers: dict[str, str] = field(default_factory=dict)
+    data_answers: list[str] = field(default_factory=list)
+    refuse_null_sender: bool = False
+    #: Every MAIL FROM seen, accepted or not ("" is the null sender).
+    mail_froms: list[str] = field(default_factory=list)
+    down_port: int = 0
     controllers: list[Controller] = field(default_factory=list, repr=False)
+
+    def fail_data(self, n: int, answer: str) -> None:
+        """Answer the next ``n`` DATA commands with ``answer`` (e.g. "451 4.3.0 Later")."""
+        self.data_answers.extend([answer] * n)
+
+    def reset_faults(self) -> None:
+        """Back to a server that accepts everything."""
+        self.refused_rcpts.clear()
+        self.rcpt_answers.clear()
+        self.data_answers.clear()
+        self.refuse_null_sender = False
 
     def stop(self) -> None:
         """Stop all controllers."""
@@ -68,17 +94,40 @@ class _Handler:
         self.state = state
         self._lock = threading.Lock()
 
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        # aiosmtpd hands the null sender over as "<>"; "" reads better in tests.
+        address = "" if address in ("", "<>") else address
+        self.state.mail_froms.append(address)
+        if address == "" and self.state.refuse_null_sender:
+            return "550 5.7.1 Null sender not accepted here"
+        # aiosmtpd's RCPT wants a truthy mail_from; Received says "" again.
+        envelope.mail_from = address or "<>"
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.state.refused_rcpts:
             return "550 5.1.1 No such user"
+        answer = self.state.rcpt_answers.get(address)
+        if answer:
+            return answer
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        with self._lock:
+            answer = self.state.data_answers.pop(0) if self.state.data_answers else None
+        if answer:
+            return answer
         raw = envelope.original_content or envelope.content
         with self._lock:
             self.state.messages.append(
-                Received(envelope.mail_from, tuple(envelope.rcpt_tos), raw, session.auth_data)
+                Received(
+                    "" if envelope.mail_from == "<>" else envelope.mail_from,
+                    tuple(envelope.rcpt_tos),
+                    raw,
+                    session.auth_data,
+                )
             )
         return "250 2.0.0 Message accepted"
 
@@ -129,6 +178,7 @@ def start_smtp_servers(tls: TestCA, base_port: int) -> SmtpServers:
         implicit_port=base_port + 26,
         plain_port=base_port + 27,
         ca_file=str(tls.ca_cert),
+        down_port=closed_port(),
     )
     handler = _Handler(state)
     auth = _authenticator(state)
