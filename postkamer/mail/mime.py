@@ -483,6 +483,7 @@ def _line_ends(raw: bytes, problems: _Problems) -> bytes:
 _B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _B64_OTHER = bytes(sorted(set(range(256)) - set(_B64_ALPHABET)))
 _B64_CHUNK = 1 << 18
+_B64_CLEAN = _B64_ALPHABET + b"= \t\r\n"
 
 
 def _b64_decode(data: bytes | memoryview, problems: _Problems) -> bytes:
@@ -494,9 +495,13 @@ def _b64_decode(data: bytes | memoryview, problems: _Problems) -> bytes:
     return the encoded text.
     """
     try:
-        return binascii.a2b_base64(data)
+        decoded = binascii.a2b_base64(data)
     except binascii.Error:
         pass
+    else:
+        if len(data) <= _B64_CHUNK and bytes(data).translate(None, _B64_CLEAN):
+            problems.add(BAD_ENCODING)  # junk the decoder skipped (text bodies)
+        return decoded
     problems.add(BAD_ENCODING)
     data = bytes(data)
     try:
@@ -1056,16 +1061,17 @@ def _quick_addresses(value: str) -> list[tuple[str, str, bool]] | None:
     return out
 
 
-# Lexical pieces of an address list (RFC 5322 §3.4), each possibly cut off by
-# the end of the value: a quoted string, an angle address, a list or group
-# separator, white space, or a run of other text. Comments are read by hand
+# Lexical pieces of an address list (RFC 5322 §3.4): a quoted string, an angle
+# address (perhaps cut off by the end of the value), a list or group separator,
+# white space, or a run of other text. A quote that is never closed is just a
+# character, so it cannot hide an angle address. Comments are read by hand
 # because they nest.
 _ADDR_TOKEN_RE = re.compile(
-    r'(?P<q>"(?:[^"\\]|\\.?)*(?:"|$))'
+    r'(?P<q>"(?:[^"\\]|\\.)*")'
     r"|(?P<a><[^>]*(?:>|$))"
     r"|(?P<s>[,:;])"
     r"|(?P<w>\s+)"
-    r'|(?P<t>[^"(<,:;\s]+)',
+    r'|(?P<t>"|[^"(<,:;\s]+)',
     re.S,
 )
 
@@ -1202,8 +1208,8 @@ def _parse_addresses(value: str) -> list[tuple[str, str, bool]]:
             angles.append(piece[1:-1] if piece.endswith(">") else piece[1:])
             joined = False
         else:
-            if kind == "q" and (len(piece) < 2 or not piece.endswith('"')):
-                broken = True
+            if piece == '"':
+                broken = True  # a quote that is never closed
             if joined and words:
                 words[-1].append(piece)
             else:
