@@ -27,6 +27,7 @@ import binascii
 import codecs
 import functools
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -185,16 +186,45 @@ def _decode_bytes(data: bytes | memoryview, charset: str | None, problems: _Prob
         return str(data, "utf-8")
     except UnicodeDecodeError:
         problems.add(BAD_CHARSET)
-    # UTF-8 where it is valid, windows-1252 for each byte that is not (a
-    # Latin-1 name pasted into UTF-8 text): nothing is lost, nothing mangled.
-    return str(data, "utf-8", "surrogateescape").translate(_STRAY_BYTES)
+    return _utf8_else_cp1252(data)
 
 
-# A byte that is not part of valid UTF-8, as surrogateescape gives it, read as
-# windows-1252 (its five unassigned bytes as Latin-1).
-_STRAY_BYTES = {
-    0xDC00 + b: bytes([b]).decode("windows-1252", "ignore") or chr(b) for b in range(0x80, 0x100)
-}
+# A byte that is not part of valid UTF-8, read as windows-1252 (its five
+# unassigned bytes as Latin-1).
+_CP1252 = [bytes([b]).decode("windows-1252", "ignore") or chr(b) for b in range(256)]
+_CP1252_TABLE = "".join(_CP1252)
+_MAX_STRAY = 16
+
+
+class _ManyStrayBytes(Exception):
+    """More bytes are not UTF-8 than a mixed text would have."""
+
+
+_stray = threading.local()
+
+
+def _stray_bytes_as_cp1252(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    _stray.count += exc.end - exc.start
+    if _stray.count > _MAX_STRAY:
+        raise _ManyStrayBytes
+    return "".join(_CP1252[b] for b in exc.object[exc.start : exc.end]), exc.end
+
+
+codecs.register_error("postkamer-cp1252", _stray_bytes_as_cp1252)
+
+
+def _utf8_else_cp1252(data: bytes | memoryview) -> str:
+    """UTF-8 where it is valid and each stray byte windows-1252 (a Latin-1 name
+    pasted into UTF-8 text): nothing is lost, nothing mangled. A text with
+    more than 16 stray bytes is a single-byte text: windows-1252 throughout
+    (so there are never more than 16 Python calls)."""
+    _stray.count = 0
+    try:
+        return str(data, "utf-8", "postkamer-cp1252")
+    except _ManyStrayBytes:
+        return codecs.charmap_decode(data, "strict", _CP1252_TABLE)[0]
 
 
 # The encoded text may hold white space where a broken mailer folded the line
@@ -260,13 +290,14 @@ def _decode_words(value: str, problems: _Problems) -> str:
 _FIELD_RE = re.compile(r"([!-9;-~]+):([^\n]*(?:\n[ \t][^\n]*)*)(?:\n|$)")
 
 
-def _parse_header_text(text: str, problems: _Problems) -> list[tuple[str, str]]:
+def _parse_header_text(text: str, problems: _Problems) -> tuple[list[tuple[str, str]], int]:
     """Split a header block into ``(lowercase name, value)`` pairs.
 
     Folding CR/LF are removed but continuation whitespace is kept, exactly as
-    ``policy.default`` does, and the value is stripped at both ends. Lines
-    that are not header fields are skipped (``bad_header``), except mbox
-    ``From `` separators.
+    ``policy.default`` does, and the value is stripped at both ends. mbox
+    ``From `` lines and stray continuation lines are skipped. Returns the
+    pairs and the number of the first line that cannot be a header (where the
+    body really starts: ``bad_header``), or -1.
     """
     headers: list[tuple[str, str]] = []
     pos = 0
@@ -275,10 +306,11 @@ def _parse_header_text(text: str, problems: _Problems) -> list[tuple[str, str]]:
     while pos < n:
         m = match(text, pos)
         if m is None:
-            nl = text.find("\n", pos)
-            line = text[pos : nl if nl >= 0 else n]
-            if line.strip() and not line.startswith("From "):
+            c = text[pos]
+            if c not in " \t\r\n" and not text.startswith("From ", pos):
                 problems.add(BAD_HEADER)
+                return headers, text.count("\n", 0, pos)
+            nl = text.find("\n", pos)
             pos = n if nl < 0 else nl + 1
             continue
         value = m.group(2)
@@ -286,7 +318,31 @@ def _parse_header_text(text: str, problems: _Problems) -> list[tuple[str, str]]:
             value = value.replace("\r\n", "").replace("\n", "")
         headers.append((m.group(1).lower(), value.strip()))
         pos = m.end()
-    return headers
+    return headers, -1
+
+
+def _read_headers(
+    raw: bytes, start: int, end: int, problems: _Problems
+) -> tuple[list[tuple[str, str]], int, int]:
+    """Read the header block of the entity ``raw[start:end]``.
+
+    Returns ``(fields, header_end, body_start)``; ``header_end`` includes the
+    last header's line ending. The headers end at the first blank line or at
+    the first line that cannot be a header: then that line starts the body,
+    as when a sender forgets the blank line (``bad_header``). ``body_start``
+    is -1 when the entity is all headers.
+    """
+    hdr_end, body_start = _blank_line(raw, start, end)
+    headers, bad_line = _parse_header_text(
+        _header_text(memoryview(raw)[start:hdr_end], problems), problems
+    )
+    if bad_line >= 0:
+        # Lines are counted in the text; decoding keeps every line end.
+        hdr_end = start
+        for _ in range(bad_line):
+            hdr_end = raw.index(b"\n", hdr_end) + 1
+        body_start = hdr_end
+    return headers, hdr_end, body_start
 
 
 def _header_text(data: bytes | memoryview, problems: _Problems) -> str:
@@ -418,6 +474,7 @@ def _blank_line(raw: bytes, start: int, end: int) -> tuple[int, int]:
 
 # Lines that can belong to a header block: fields, continuation lines and
 # mbox "From " lines (email accepts those anywhere among the headers).
+# Used to tell whether a body is a message.
 _HEADER_LINES_RE = re.compile(rb"(?:(?:From |[!-9;-~]+:|[ \t])[^\n]*(?:\n|\Z))*")
 
 
@@ -425,22 +482,6 @@ def _looks_like_headers(raw: bytes, start: int, end: int) -> bool:
     """True when ``raw[start:end]`` starts with at least two header lines."""
     m = _HEADER_LINES_RE.match(raw, start, min(end, start + 4096))
     return m is not None and raw.count(b"\n", start, m.end()) >= 2
-
-
-def _find_body(raw: bytes, start: int, end: int) -> tuple[int, int, bool]:
-    """Locate the header/body split of the entity in ``raw[start:end]``.
-
-    Returns ``(header_end, body_start, well_formed)``; ``header_end`` includes
-    the last header's line ending. The headers end at the first blank line or
-    at the first line that cannot be a header (then that line starts the body
-    and ``well_formed`` is False, as when a sender forgets the blank line).
-    ``body_start`` is -1 when the entity is all headers.
-    """
-    hdr_end, body_start = _blank_line(raw, start, end)
-    m = _HEADER_LINES_RE.match(raw, start, hdr_end)
-    if m is not None and m.end() < hdr_end:
-        return m.end(), m.end(), False
-    return hdr_end, body_start, True
 
 
 def header_block(raw: bytes) -> bytes:
@@ -452,7 +493,7 @@ def header_block(raw: bytes) -> bytes:
     for bytes input.
     """
     raw = _line_ends(raw, _Problems())
-    end, _, _ = _find_body(raw, 0, len(raw))
+    _, end, _ = _read_headers(raw, 0, len(raw), _Problems())
     return raw[:end]
 
 
@@ -471,10 +512,8 @@ def _line_ends(raw: bytes, problems: _Problems) -> bytes:
     whole message: a copy is made only for such messages (``bad_line_end``).
     """
     limit = min(len(raw), 8192)
-    if raw.find(b"\r", 0, limit) < 0:
-        return raw
-    head_end, _ = _blank_line(raw, 0, limit)
-    if _CR_LINE_RE.search(raw, 0, head_end) is None:
+    m = _CR_LINE_RE.search(raw, 0, limit)
+    if m is None or m.start() >= _blank_line(raw, 0, limit)[0]:
         return raw
     problems.add(BAD_LINE_END)
     return _BARE_CR_RE.sub(b"\n", raw)
@@ -499,8 +538,13 @@ def _b64_decode(data: bytes | memoryview, problems: _Problems) -> bytes:
     except binascii.Error:
         pass
     else:
-        if len(data) <= _B64_CHUNK and bytes(data).translate(None, _B64_CLEAN):
-            problems.add(BAD_ENCODING)  # junk the decoder skipped (text bodies)
+        # Junk the decoder skipped? Only line ends and two pads may remain
+        # beyond the characters the decoded length needs (counted in C).
+        extra = len(data) - (len(decoded) + 2) // 3 * 4 - 2
+        if extra > 0:
+            data = bytes(data)
+            if extra > data.count(b"\n") + data.count(b"\r") and data.translate(None, _B64_CLEAN):
+                problems.add(BAD_ENCODING)
         return decoded
     problems.add(BAD_ENCODING)
     data = bytes(data)
@@ -716,14 +760,9 @@ class _FastWalker:
             return
         raw = self.raw
         if headers is None:
-            hdr_end, body_start, well_formed = _find_body(raw, start, end)
-            if not well_formed:
-                # A line that cannot be a header starts the body, as in
-                # email; a part with no header at all is all body.
-                self.problems.add(BAD_HEADER)
-            headers = _parse_header_text(
-                _header_text(self.mv[start:hdr_end], self.problems), self.problems
-            )
+            # A line that cannot be a header starts the body, as in email; a
+            # part with no header at all is all body.
+            headers, _, body_start = _read_headers(raw, start, end, self.problems)
         assert body_start is not None
         if body_start < 0:
             body_start = end
@@ -772,12 +811,7 @@ class _FastWalker:
         ):
             # A transfer encoding on a forwarded message is forbidden (RFC 2046
             # §5.2.1); when the body plainly is a message, it is read as one.
-            inner_hdr_end, inner_body, well_formed = _find_body(raw, body_start, end)
-            if not well_formed:
-                self.problems.add(BAD_HEADER)
-            inner_headers = _parse_header_text(
-                _header_text(self.mv[body_start:inner_hdr_end], self.problems), self.problems
-            )
+            inner_headers, _, inner_body = _read_headers(raw, body_start, end, self.problems)
             if not filename:
                 subj = next((v for n, v in inner_headers if n == "subject"), "")
                 filename = (_decode_words(subj, self.problems).strip() or "message") + ".eml"
@@ -1234,7 +1268,7 @@ _CONTROL_RE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\
 
 def _printable(text: str) -> str:
     """``text`` without control characters; CR and LF become spaces, tabs stay."""
-    if _CONTROL_RE.search(text) is None:
+    if text.isprintable() or _CONTROL_RE.search(text) is None:
         return text
     return text.translate(_CONTROLS)
 
@@ -1342,10 +1376,7 @@ def _is_auto(pm: ParsedMessage, first: dict[str, str]) -> bool:
 
 def _top_headers(raw: bytes, problems: _Problems) -> tuple[list[tuple[str, str]], int]:
     """The message's header fields and where its body starts (-1: none)."""
-    hdr_end, body_start, well_formed = _find_body(raw, 0, len(raw))
-    if not well_formed:
-        problems.add(BAD_HEADER)
-    headers = _parse_header_text(_header_text(memoryview(raw)[:hdr_end], problems), problems)
+    headers, _, body_start = _read_headers(raw, 0, len(raw), problems)
     return headers, body_start
 
 
