@@ -570,4 +570,6 @@ def test_each_listed_kind_is_shown_by_its_example() -> None:
     assert set(KINDS) == {kind for kind, _ in TRANSFORMS} == set(EXAMPLES)
     for kind, raw in EXAMPLES.items():
         problems, used = compare(kind, raw)
+        if kind == "email_raises" and not isinstance(reference(raw)["from"], Failed):
+            continue  # fixed in Python 3.13's email; still raises on 3.11 and 3.12
         assert not problems and kind in used, (kind, problems, used)
