@@ -156,8 +156,9 @@ def _decode_bytes(data: bytes | memoryview, charset: str | None, problems: _Prob
     text. The one exception is text that is valid UTF-8 throughout: a label
     that does not fit it is taken to be wrong (random non-UTF-8 text is
     practically never valid UTF-8). A missing or ASCII label means UTF-8, and
-    an unknown label UTF-8 or else windows-1252 (``bad_charset``): real mail
-    carries unlabelled 8-bit text, and a single-byte charset loses nothing.
+    so does an unknown one (``bad_charset``), with each stray byte read as
+    windows-1252 (see :func:`_utf8_else_cp1252`): real mail carries
+    unlabelled 8-bit text, and a single-byte charset loses nothing.
     """
     cs = (charset or "").strip().strip('"').lower()
     if cs in ("utf-8", "utf8"):
@@ -1434,8 +1435,9 @@ def parse_message(raw: bytes) -> ParsedMessage:
     ``fallback_parser``); if that fails too, a placeholder carrying
     ``unparseable`` is returned. Other problem codes (``bad_charset``,
     ``bad_boundary``, ``bad_date``, ``bad_address``, ``bad_encoding``,
-    ``bad_header``, ``no_message_id``, ``truncated``, ``too_deep``) describe
-    recoverable damage. Other bytes-like inputs are copied to ``bytes`` once.
+    ``bad_header``, ``bad_line_end``, ``no_message_id``, ``truncated``,
+    ``too_deep``) describe recoverable damage. Other bytes-like inputs are
+    copied to ``bytes`` once.
     """
     try:
         if not isinstance(raw, bytes):
