@@ -35,6 +35,11 @@ from postkamer.messages.models import Attachment, Message, RawMessage
 from postkamer.messages.signals import messages_stored
 
 _MAX_ID = 998  # Message.message_id / in_reply_to max_length
+# What a sender controls is capped where it is stored (the full header stays
+# in the raw message): no screen shows more, and no row grows without bound.
+_MAX_SUBJECT = 1000
+_MAX_NAME = 200
+_MAX_ADDRESS = 320
 
 
 @dataclass
@@ -74,7 +79,10 @@ def _clean(text: str | None, limit: int | None = None) -> str:
 
 
 def _addresses(items: Sequence[mime.Address]) -> list[dict[str, str]]:
-    return [{"name": _clean(a.name), "address": _clean(a.address)} for a in items]
+    return [
+        {"name": _clean(a.name, _MAX_NAME), "address": _clean(a.address, _MAX_ADDRESS)}
+        for a in items
+    ]
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
@@ -129,7 +137,7 @@ def _message_values(
     fetched_at: dt.datetime,
 ) -> dict[str, object]:
     parsed, fetched = item.parsed, item.fetched
-    subject = _clean(parsed.subject)
+    subject = _clean(parsed.subject, _MAX_SUBJECT)
     if mime.UNPARSEABLE in parsed.problems and not subject:
         subject = _("(unreadable message)")
     received_at = fetched_at if repaired else (fetched.internal_date or fetched_at)

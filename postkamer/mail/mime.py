@@ -7,10 +7,11 @@ operations (``bytes.find``/``bytes.count`` on offsets into the raw message,
 never copying attachment bodies), decodes only the text/plain and text/html
 bodies, and records attachments by name, type and exact decoded size.
 
-Headers are parsed with small, purpose-built helpers plus the standard
-library (:func:`email.utils.getaddresses`,
-:func:`email.utils.parsedate_to_datetime`); ``policy.default`` header
-objects cost ~0.6 ms per message, which alone would blow the time budget.
+Headers are parsed with small, purpose-built helpers, address lists by our
+own reading of RFC 5322 (so a display name can never pass for the address,
+and the result is the same on every Python version), dates with
+:func:`email.utils.parsedate_to_datetime`; ``policy.default`` header objects
+cost ~0.6 ms per message, which alone would blow the time budget.
 
 When the fast path hits anything it cannot handle it falls back to the full
 :mod:`email` parser (``policy.default``) for that one message, and when that
@@ -26,13 +27,14 @@ import binascii
 import codecs
 import functools
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy as email_policy
 from email.message import Message
 from email.parser import BytesParser
-from email.utils import getaddresses, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 
 __all__ = [
     "Address",
@@ -55,6 +57,7 @@ NO_MESSAGE_ID = "no_message_id"
 TRUNCATED = "truncated"
 FALLBACK_PARSER = "fallback_parser"
 TOO_DEEP = "too_deep"
+BAD_LINE_END = "bad_line_end"
 
 # Nesting beyond this is treated as hostile (zip-bomb style MIME trees).
 _MAX_DEPTH = 40
@@ -146,34 +149,89 @@ def _codec(charset: str) -> str | None:
 
 
 def _decode_bytes(data: bytes | memoryview, charset: str | None, problems: _Problems) -> str:
-    """Decode with the chain declared → utf-8 → windows-1252 → latin-1.
+    """Decode text bytes in their declared ``charset``; never raises.
 
-    A missing or ASCII charset is treated as UTF-8 without complaint (lots of
-    real mail carries unlabelled 8-bit UTF-8); an unknown or wrong declared
-    charset adds ``bad_charset``.
+    A known declared charset wins: bytes that do not fit it become U+FFFD
+    (``bad_charset``), so one bad byte costs one character, not the whole
+    text. The one exception is text that is valid UTF-8 throughout: a label
+    that does not fit it is taken to be wrong (random non-UTF-8 text is
+    practically never valid UTF-8). A missing or ASCII label means UTF-8, and
+    so does an unknown one (``bad_charset``), with each stray byte read as
+    windows-1252 (see :func:`_utf8_else_cp1252`): real mail carries
+    unlabelled 8-bit text, and a single-byte charset loses nothing.
     """
     cs = (charset or "").strip().strip('"').lower()
-    if cs and cs not in ("us-ascii", "ascii", "utf-8", "utf8"):
-        codec = _codec(cs)
-        if codec is not None:
-            try:
-                return str(data, codec)
-            except UnicodeError:
-                pass
+    if cs in ("utf-8", "utf8"):
+        try:
+            return str(data, "utf-8")
+        except UnicodeDecodeError:
+            problems.add(BAD_CHARSET)
+            return str(data, "utf-8", "replace")
+    codec = _codec(cs) if cs and cs not in ("us-ascii", "ascii") else None
+    if codec is not None:
+        try:
+            return str(data, codec)
+        except UnicodeError:
+            problems.add(BAD_CHARSET)
+        try:
+            return str(data, "utf-8")
+        except UnicodeDecodeError:
+            pass
+        try:
+            return str(data, codec, "replace")
+        except (UnicodeError, TypeError, ValueError):
+            pass  # a codec that fails even with "replace": fall through
+    elif cs and cs not in ("us-ascii", "ascii"):
         problems.add(BAD_CHARSET)
     try:
         return str(data, "utf-8")
     except UnicodeDecodeError:
-        # Neither the declared charset nor UTF-8 fits: flag it, then use a
-        # single-byte charset that cannot fail so no text is lost.
         problems.add(BAD_CHARSET)
+    return _utf8_else_cp1252(data)
+
+
+# A byte that is not part of valid UTF-8, read as windows-1252 (its five
+# unassigned bytes as Latin-1).
+_CP1252 = [bytes([b]).decode("windows-1252", "ignore") or chr(b) for b in range(256)]
+_CP1252_TABLE = "".join(_CP1252)
+_MAX_STRAY = 16
+
+
+class _ManyStrayBytes(Exception):
+    """More bytes are not UTF-8 than a mixed text would have."""
+
+
+_stray = threading.local()
+
+
+def _stray_bytes_as_cp1252(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    _stray.count += exc.end - exc.start
+    if _stray.count > _MAX_STRAY:
+        raise _ManyStrayBytes
+    return "".join(_CP1252[b] for b in exc.object[exc.start : exc.end]), exc.end
+
+
+codecs.register_error("postkamer-cp1252", _stray_bytes_as_cp1252)
+
+
+def _utf8_else_cp1252(data: bytes | memoryview) -> str:
+    """UTF-8 where it is valid and each stray byte windows-1252 (a Latin-1 name
+    pasted into UTF-8 text): nothing is lost, nothing mangled. A text with
+    more than 16 stray bytes is a single-byte text: windows-1252 throughout
+    (so there are never more than 16 Python calls)."""
+    _stray.count = 0
     try:
-        return str(data, "windows-1252")
-    except UnicodeDecodeError:
-        return str(data, "latin-1")
+        return str(data, "utf-8", "postkamer-cp1252")
+    except _ManyStrayBytes:
+        return codecs.charmap_decode(data, "strict", _CP1252_TABLE)[0]
 
 
-_EW_RE = re.compile(r"=\?([^?\s]+)\?([qQbB])\?([^?\s]*)\?=")
+# The encoded text may hold white space where a broken mailer folded the line
+# inside the word; it is removed before decoding, as email does.
+# A word cut off by the end of the value (a truncated header) is decoded too.
+_EW_RE = re.compile(r"=\?([^?\s]+)\?([qQbB])\?([^?]*)(?:\?=|$)")
 
 
 def _decode_words(value: str, problems: _Problems) -> str:
@@ -194,11 +252,17 @@ def _decode_words(value: str, problems: _Problems) -> str:
         adjacent = pending is not None and not between.strip(" \t\r\n")
         charset = m.group(1).split("*", 1)[0]
         payload = m.group(3)
+        if " " in payload or "\t" in payload:
+            payload = "".join(payload.split())
         try:
+            encoded = payload.encode("ascii")
             if m.group(2) in "bB":
-                data = binascii.a2b_base64(payload + "=" * (-len(payload) % 4))
+                try:
+                    data = binascii.a2b_base64(encoded + b"=" * (-len(encoded) % 4))
+                except binascii.Error:
+                    data = _b64_decode(encoded, problems)
             else:
-                data = binascii.a2b_qp(payload.encode("ascii"), header=True)
+                data = binascii.a2b_qp(encoded, header=True)
         except (binascii.Error, ValueError, UnicodeEncodeError):
             problems.add(BAD_ENCODING)
             if pending is not None:
@@ -227,13 +291,14 @@ def _decode_words(value: str, problems: _Problems) -> str:
 _FIELD_RE = re.compile(r"([!-9;-~]+):([^\n]*(?:\n[ \t][^\n]*)*)(?:\n|$)")
 
 
-def _parse_header_text(text: str, problems: _Problems) -> list[tuple[str, str]]:
+def _parse_header_text(text: str, problems: _Problems) -> tuple[list[tuple[str, str]], int]:
     """Split a header block into ``(lowercase name, value)`` pairs.
 
     Folding CR/LF are removed but continuation whitespace is kept, exactly as
-    ``policy.default`` does, and the value is stripped at both ends. Lines
-    that are not header fields are skipped (``bad_header``), except mbox
-    ``From `` separators.
+    ``policy.default`` does, and the value is stripped at both ends. mbox
+    ``From `` lines and stray continuation lines are skipped. Returns the
+    pairs and the number of the first line that cannot be a header (where the
+    body really starts: ``bad_header``), or -1.
     """
     headers: list[tuple[str, str]] = []
     pos = 0
@@ -242,10 +307,11 @@ def _parse_header_text(text: str, problems: _Problems) -> list[tuple[str, str]]:
     while pos < n:
         m = match(text, pos)
         if m is None:
-            nl = text.find("\n", pos)
-            line = text[pos : nl if nl >= 0 else n]
-            if line.strip() and not line.startswith("From "):
+            c = text[pos]
+            if c not in " \t\r\n" and not text.startswith("From ", pos):
                 problems.add(BAD_HEADER)
+                return headers, text.count("\n", 0, pos)
+            nl = text.find("\n", pos)
             pos = n if nl < 0 else nl + 1
             continue
         value = m.group(2)
@@ -253,15 +319,48 @@ def _parse_header_text(text: str, problems: _Problems) -> list[tuple[str, str]]:
             value = value.replace("\r\n", "").replace("\n", "")
         headers.append((m.group(1).lower(), value.strip()))
         pos = m.end()
-    return headers
+    return headers, -1
+
+
+def _read_headers(
+    raw: bytes, start: int, end: int, problems: _Problems
+) -> tuple[list[tuple[str, str]], int, int]:
+    """Read the header block of the entity ``raw[start:end]``.
+
+    Returns ``(fields, header_end, body_start)``; ``header_end`` includes the
+    last header's line ending. The headers end at the first blank line or at
+    the first line that cannot be a header: then that line starts the body,
+    as when a sender forgets the blank line (``bad_header``). ``body_start``
+    is -1 when the entity is all headers.
+    """
+    hdr_end, body_start = _blank_line(raw, start, end)
+    headers, bad_line = _parse_header_text(
+        _header_text(memoryview(raw)[start:hdr_end], problems), problems
+    )
+    if bad_line >= 0:
+        # Lines are counted in the text; decoding keeps every line end.
+        hdr_end = start
+        for _ in range(bad_line):
+            hdr_end = raw.index(b"\n", hdr_end) + 1
+        body_start = hdr_end
+    return headers, hdr_end, body_start
 
 
 def _header_text(data: bytes | memoryview, problems: _Problems) -> str:
-    """Decode raw header bytes (8-bit UTF-8 allowed, else windows-1252)."""
+    """Decode raw header bytes: ASCII, or each line UTF-8, else windows-1252.
+
+    Line by line, because one sloppy field (a Latin-1 name) must not turn a
+    correct UTF-8 subject into mojibake.
+    """
     try:
         return str(data, "ascii")
     except UnicodeDecodeError:
-        return _decode_bytes(data, None, problems)
+        pass
+    try:
+        return str(data, "utf-8")
+    except UnicodeDecodeError:
+        pass
+    return "\n".join(_decode_bytes(line, None, problems) for line in bytes(data).split(b"\n"))
 
 
 # A run of non-";" text in which quoted strings (which may hold ";" and
@@ -280,15 +379,18 @@ def _split_params(value: str) -> list[str]:
     return [main, *_PARAM_SEG_RE.findall(rest)]
 
 
+_QUOTED_RE = re.compile(r'"((?:[^"\\]|\\.?)*)', re.S)
+
+
 def _unquote(v: str) -> str:
+    """The value of a parameter: a quoted string's content (text after its
+    closing quote is ignored, as ``email`` does), else the stripped token."""
     v = v.strip()
-    if len(v) >= 2 and v[0] == '"' and v[-1] == '"':
-        v = v[1:-1]
-        if "\\" in v:
-            v = re.sub(r"\\(.)", r"\1", v)
-    elif v.startswith('"'):
-        v = v[1:]
-    return v
+    if not v.startswith('"'):
+        return v
+    m = _QUOTED_RE.match(v)
+    inner = m.group(1) if m else v[1:]
+    return _UNESCAPE_RE.sub(r"\1", inner) if "\\" in inner else inner
 
 
 _PCT_RE = re.compile(rb"%([0-9A-Fa-f]{2})")
@@ -344,13 +446,12 @@ def _parse_params(value: str, problems: _Problems) -> tuple[str, dict[str, str]]
     return main, params
 
 
-def _find_body(raw: bytes, start: int, end: int) -> tuple[int, int]:
-    """Locate the header/body split of the entity in ``raw[start:end]``.
+def _blank_line(raw: bytes, start: int, end: int) -> tuple[int, int]:
+    """Find the first blank line in ``raw[start:end]``.
 
-    Returns ``(header_end, body_start)``; ``header_end`` includes the last
-    header's line ending. ``body_start`` is -1 when there is no blank line.
-    Searches the dominant line-ending style first so a CRLF message is not
-    scanned end to end looking for ``\\n\\n``.
+    Returns ``(end of the line before it, start of the line after it)``, or
+    ``(end, -1)`` when there is none. Searches the dominant line-ending style
+    first so a CRLF message is not scanned end to end looking for ``\\n\\n``.
     """
     if raw.startswith(b"\n", start, end):
         return start, start + 1
@@ -372,12 +473,16 @@ def _find_body(raw: bytes, start: int, end: int) -> tuple[int, int]:
     return i + 1, i + len(sep)
 
 
-_FIELD_START_RE = re.compile(rb"[!-9;-~]+:|From |\r?\n")
+# Lines that can belong to a header block: fields, continuation lines and
+# mbox "From " lines (email accepts those anywhere among the headers).
+# Used to tell whether a body is a message.
+_HEADER_LINES_RE = re.compile(rb"(?:(?:From |[!-9;-~]+:|[ \t])[^\n]*(?:\n|\Z))*")
 
 
-def _starts_with_header(raw: bytes, start: int, end: int) -> bool:
-    """True when ``raw[start:end]`` begins with a header field or blank line."""
-    return start >= end or _FIELD_START_RE.match(raw, start, end) is not None
+def _looks_like_headers(raw: bytes, start: int, end: int) -> bool:
+    """True when ``raw[start:end]`` starts with at least two header lines."""
+    m = _HEADER_LINES_RE.match(raw, start, min(end, start + 4096))
+    return m is not None and raw.count(b"\n", start, m.end()) >= 2
 
 
 def header_block(raw: bytes) -> bytes:
@@ -388,92 +493,158 @@ def header_block(raw: bytes) -> bytes:
     ``b""`` when the input does not start with a header field. Never raises
     for bytes input.
     """
-    if not _starts_with_header(raw, 0, len(raw)):
-        return b""
-    end, _ = _find_body(raw, 0, len(raw))
+    raw = _line_ends(raw, _Problems())
+    _, end, _ = _read_headers(raw, 0, len(raw), _Problems())
     return raw[:end]
 
 
-def _crlf_count(raw: bytes, s: int, e: int, n_lf: int) -> int | None:
-    """Number of CRs in ``raw[s:e]`` when it is fixed-width CRLF lines, else None.
+_BARE_CR_RE = re.compile(rb"\r(?!\n)")
+# A lone CR followed by a header field or by another lone CR (a blank line).
+_CR_LINE_RE = re.compile(rb"\r(?:[!-9;-~]+:|\r(?!\n))")
 
-    Encoders write base64 in lines of one width, so instead of a second full
-    ``count`` pass we check with two strided slices (one byte per line, in C)
-    that every LF sits at the expected stride right after a CR.
+
+def _line_ends(raw: bytes, problems: _Problems) -> bytes:
+    """``raw`` with lone CRs made LFs when its header lines end in them.
+
+    Old Mac software ended lines with a lone CR. Read as it is, such a message
+    is one endless header line; ``email`` treats a lone CR as a line end
+    everywhere. We do so only when a lone CR ends a header line (one stray CR
+    inside a field of an ordinary message changes nothing), and then in the
+    whole message: a copy is made only for such messages (``bad_line_end``).
     """
-    first = raw.find(b"\n", s, e)
-    if first <= s or raw[first - 1] != 13:
-        return None
-    stride = first - s + 1
-    if (stride - 2) % 4:
-        # Encoders use widths that are multiples of 4 (76, 64, 72...);
-        # anything else hints at stray bytes on the first line.
-        return None
-    last = raw.rfind(b"\n", s, e)
-    full = (last - first) // stride  # LFs after the first one on the grid
-    if full != n_lf - 1 and not (full == n_lf - 2 and raw[last - 1] == 13):
-        return None
-    grid_end = first + full * stride + 1
-    lfs = raw[first:grid_end:stride]
-    crs = raw[first - 1 : grid_end - 1 : stride]
-    if lfs.count(b"\n") != len(lfs) or crs.count(b"\r") != len(crs):
-        return None
-    # Nothing outside the grid (a short last line, trailing bytes) has a CR
-    # beyond the one ending the last line.
-    tail_crs = raw.count(b"\r", grid_end, e)
-    return len(crs) + tail_crs
+    limit = min(len(raw), 8192)
+    m = _CR_LINE_RE.search(raw, 0, limit)
+    if m is None or m.start() >= _blank_line(raw, 0, limit)[0]:
+        return raw
+    problems.add(BAD_LINE_END)
+    return _BARE_CR_RE.sub(b"\n", raw)
+
+
+_B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_B64_OTHER = bytes(sorted(set(range(256)) - set(_B64_ALPHABET)))
+_B64_CHUNK = 1 << 18
+_B64_CLEAN = _B64_ALPHABET + b"= \t\r\n"
+
+
+def _b64_decode(data: bytes | memoryview, problems: _Problems) -> bytes:
+    """Decode base64 the way every download of it is decoded; never raises.
+
+    Like ``email``: bytes outside the alphabet are skipped, a padded group
+    ends the data, and a missing pad is added. One character too many (a
+    length that no encoder makes) is dropped where ``email`` would give up and
+    return the encoded text.
+    """
+    try:
+        decoded = binascii.a2b_base64(data)
+    except binascii.Error:
+        pass
+    else:
+        # Junk the decoder skipped? Only line ends and two pads may remain
+        # beyond the characters the decoded length needs (counted in C).
+        extra = len(data) - (len(decoded) + 2) // 3 * 4 - 2
+        if extra > 0:
+            data = bytes(data)
+            if extra > data.count(b"\n") + data.count(b"\r") and data.translate(None, _B64_CLEAN):
+                problems.add(BAD_ENCODING)
+        return decoded
+    problems.add(BAD_ENCODING)
+    data = bytes(data)
+    try:
+        return binascii.a2b_base64(data + b"==")
+    except binascii.Error:
+        pass
+    # A lone last character: drop it (and the pads or junk after it).
+    kept = data.rstrip(_B64_OTHER)
+    try:
+        return binascii.a2b_base64(kept[:-1])
+    except binascii.Error:  # pragma: no cover - a2b_base64 accepts any whole quads
+        return b""
 
 
 def _b64_size(raw: bytes, s: int, e: int, problems: _Problems) -> int:
-    """Exact decoded size of the base64 text ``raw[s:e]`` without decoding.
+    """Exact length of :func:`_b64_decode` of ``raw[s:e]``, mostly without decoding.
 
-    Counts non-whitespace characters (minus ``=`` padding) with C-level
-    ``bytes.count``/``find``; kinds of whitespace that do not occur cost only
-    a memchr probe, and CRs of regular CRLF lines are counted by stride
-    (see :func:`_crlf_count`). Adds ``bad_encoding`` for an impossible or
-    unpadded length. Returns the size in bytes.
+    One C-level pass (``bytes.translate``, in chunks so an attachment is never
+    copied whole) keeps only the bytes outside the alphabet: line ends, pads
+    and junk. When every ``=`` comes after the last data character, the size
+    follows from the number of data characters alone, since the decoder
+    skips junk; otherwise (a pad in mid-stream) the data is decoded. Adds
+    ``bad_encoding`` for junk, an impossible or an unpadded length.
     """
-    n_lf = raw.count(b"\n", s, e)
-    ws = n_lf
-    if raw.find(b"\r", s, e) >= 0:
-        n_cr = _crlf_count(raw, s, e, n_lf) if n_lf > 2 else None
-        ws += raw.count(b"\r", s, e) if n_cr is None else n_cr
-    for ch in (b" ", b"\t"):
-        if raw.find(ch, s, e) >= 0:
-            ws += raw.count(ch, s, e)
-    chars = e - s - ws
-    tail = raw[max(s, e - 64) : e].translate(None, b" \t\r\n")
-    pad = min(2, len(tail) - len(tail.rstrip(b"=")))
-    chars -= pad
+    if e - s <= _B64_CHUNK:
+        other = raw[s:e].translate(None, _B64_ALPHABET)
+    else:
+        other = b"".join(
+            raw[i : min(e, i + _B64_CHUNK)].translate(None, _B64_ALPHABET)
+            for i in range(s, e, _B64_CHUNK)
+        )
+    chars = e - s - len(other)
+    pads = other.count(b"=")
+    if pads:
+        tail = raw[max(s, e - 4096) : e]
+        kept = tail.rstrip(_B64_OTHER)
+        if (not kept and e - s > 4096) or tail.count(b"=", len(kept)) != pads:
+            return len(_b64_decode(memoryview(raw)[s:e], problems))
+    if other.translate(None, b" \t\r\n="):
+        problems.add(BAD_ENCODING)  # junk the decoder skips
     size = chars // 4 * 3
     rem = chars % 4
-    if rem:
-        if rem == 1:
+    if rem == 1:
+        problems.add(BAD_ENCODING)
+    elif rem:
+        size += rem - 1
+        if not pads:
+            # Unpadded tail: legal-ish, but usually a cut-off body.
             problems.add(BAD_ENCODING)
-        else:
-            size += rem - 1
-            if pad == 0:
-                # Unpadded tail: legal-ish, but usually a cut-off body.
-                problems.add(BAD_ENCODING)
     return size
 
 
-def _decode_cte(data: bytes | memoryview, cte: str, problems: _Problems) -> bytes | memoryview:
-    """Undo a Content-Transfer-Encoding; bad base64 is decoded leniently."""
-    if cte == "base64":
+_UU_CTES = frozenset(["x-uuencode", "uuencode", "uue", "x-uue"])
+
+
+def _uu_decode(data: bytes | memoryview, problems: _Problems) -> bytes:
+    """Decode a uuencoded body (``begin <mode> <name>`` ... ``end``).
+
+    Lines a broken encoder made too long are cut to their declared length,
+    as ``email`` does; a body without a ``begin`` line is kept as it is.
+    """
+    lines = bytes(data).splitlines()
+    begin = next(
+        (
+            n
+            for n, line in enumerate(lines)
+            if line.startswith(b"begin ") and line[6:].split(b" ", 1)[0].isdigit()
+        ),
+        None,
+    )
+    if begin is None:
+        problems.add(BAD_ENCODING)
+        return bytes(data)
+    out = bytearray()
+    for line in lines[begin + 1 :]:
+        if line.strip() == b"end":
+            return bytes(out)
+        if not line:
+            break
         try:
-            return binascii.a2b_base64(data)
+            out += binascii.a2b_uu(line)
         except binascii.Error:
-            problems.add(BAD_ENCODING)
-            cleaned = bytes(data).translate(None, b" \t\r\n")
-            cleaned = cleaned.rstrip(b"=")
-            cleaned = cleaned[: len(cleaned) - (len(cleaned) % 4 == 1)]
             try:
-                return binascii.a2b_base64(cleaned + b"=" * (-len(cleaned) % 4))
+                out += binascii.a2b_uu(line[: (((line[0] - 32) & 63) * 4 + 5) // 3])
             except binascii.Error:
-                return b""
+                problems.add(BAD_ENCODING)
+    problems.add(BAD_ENCODING)  # no "end" line: cut off
+    return bytes(out)
+
+
+def _decode_cte(data: bytes | memoryview, cte: str, problems: _Problems) -> bytes | memoryview:
+    """Undo a Content-Transfer-Encoding (unknown ones leave the bytes as they are)."""
+    if cte == "base64":
+        return _b64_decode(data, problems)
     if cte == "quoted-printable":
         return binascii.a2b_qp(data)
+    if cte in _UU_CTES:
+        return _uu_decode(data, problems)
     return data
 
 
@@ -514,6 +685,7 @@ class _Ctx:
         never the outer message's body. ``text``/``size``/``payload`` are
         called lazily so unused bodies are never decoded.
         """
+        filename = _printable(filename)
         if self.locate is not None:
             if path == self.locate:
                 self.found = (filename, ctype, payload)
@@ -554,6 +726,9 @@ def _norm_text(s: str) -> str:
 # ---------------------------------------------------------------------------
 
 
+_NOT_BLANK_RE = re.compile(rb"[^\r\n \t]")
+
+
 class _FastWalker:
     """Walks MIME structure by offsets into ``raw``; bodies are never copied.
 
@@ -585,15 +760,10 @@ class _FastWalker:
             self.problems.add(TOO_DEEP)
             return
         raw = self.raw
-        if headers is None and not _starts_with_header(raw, start, end):
-            # Like email's MissingHeaderBodySeparatorDefect handling: a part
-            # that does not start with a header field is all body.
-            headers, body_start = [], start
         if headers is None:
-            hdr_end, body_start = _find_body(raw, start, end)
-            headers = _parse_header_text(
-                _header_text(self.mv[start:hdr_end], self.problems), self.problems
-            )
+            # A line that cannot be a header starts the body, as in email; a
+            # part with no header at all is all body.
+            headers, _, body_start = _read_headers(raw, start, end, self.problems)
         assert body_start is not None
         if body_start < 0:
             body_start = end
@@ -616,29 +786,33 @@ class _FastWalker:
         disposition, dparams = _parse_params(disp_value, self.problems) if disp_value else ("", {})
 
         if maintype == "multipart":
+            # A transfer encoding on a multipart is forbidden (RFC 2045 §6.4)
+            # but real mail has it; the parts are readable as they are.
             boundary = params.get("boundary", "")
-            if (
-                boundary
-                and cte not in ("base64", "quoted-printable")
-                and self.multipart(boundary, ctype, body_start, end, path, nested, depth)
-            ):
+            text_end = (
+                self.multipart(boundary, ctype, body_start, end, path, nested, depth)
+                if boundary
+                else end
+            )
+            if text_end is None:
                 return
+            if _NOT_BLANK_RE.search(raw, body_start, text_end) is None:
+                return  # an empty multipart: no text to keep, nothing lost
             self.problems.add(BAD_BOUNDARY)
             # Never lose the text: the body is shown as plain text.
+            end = text_end
             ctype = "text/plain"
             params = {"charset": params.get("charset", "")}
 
         leaf_path = _join(path, 1) if is_root else path
         filename = dparams.get("filename") or params.get("name") or ""
 
-        if ctype in ("message/rfc822", "message/global") and cte not in (
-            "base64",
-            "quoted-printable",
+        if ctype in ("message/rfc822", "message/global") and (
+            cte not in ("base64", "quoted-printable") or _looks_like_headers(raw, body_start, end)
         ):
-            inner_hdr_end, inner_body = _find_body(raw, body_start, end)
-            inner_headers = _parse_header_text(
-                _header_text(self.mv[body_start:inner_hdr_end], self.problems), self.problems
-            )
+            # A transfer encoding on a forwarded message is forbidden (RFC 2046
+            # §5.2.1); when the body plainly is a message, it is read as one.
+            inner_headers, _, inner_body = _read_headers(raw, body_start, end, self.problems)
             if not filename:
                 subj = next((v for n, v in inner_headers if n == "subject"), "")
                 filename = (_decode_words(subj, self.problems).strip() or "message") + ".eml"
@@ -675,8 +849,8 @@ class _FastWalker:
         def size() -> int:
             if cte == "base64":
                 return _b64_size(raw, body_start, end, self.problems)
-            if cte == "quoted-printable":
-                return len(binascii.a2b_qp(self.mv[body_start:end]))
+            if cte == "quoted-printable" or cte in _UU_CTES:
+                return len(_decode_cte(self.mv[body_start:end], cte, self.problems))
             return end - body_start
 
         def payload() -> bytes:
@@ -693,8 +867,13 @@ class _FastWalker:
         path: str,
         nested: bool,
         depth: int,
-    ) -> bool:
-        """Walk the children of a multipart body; False when no delimiter is found."""
+    ) -> int | None:
+        """Walk the children of a multipart body.
+
+        Returns None when it did, else where the text to show instead ends: no
+        delimiter at all keeps the whole body, a closing delimiter with no
+        opening one the text before it.
+        """
         raw = self.raw
         try:
             delim = b"\n--" + boundary.encode("ascii")
@@ -705,8 +884,10 @@ class _FastWalker:
         # also matches a delimiter on the very first body line.
         found = self._next_delim(delim, body_start - 1, end)
         if found is None:
-            return False
-        _, part_start, closed = found
+            return end
+        nl, part_start, closed = found
+        if closed:
+            return max(body_start, nl + 1)
         n = 0
         while not closed:
             nxt = self._next_delim(delim, part_start - 1, end)
@@ -715,16 +896,22 @@ class _FastWalker:
                 self.problems.add(BAD_BOUNDARY)
                 self.problems.add(TRUNCATED)
                 part_end, after, closed = end, end, True
+                if end == len(raw):
+                    # Cut off at the very end: the last line end would have
+                    # belonged to the missing delimiter, as email reads it.
+                    part_end -= 2 if raw.endswith(b"\r\n") else raw.endswith(b"\n")
             else:
                 part_end, after, closed = nxt
                 # The CRLF before a delimiter belongs to the delimiter.
                 if part_end > part_start and raw[part_end - 1] == 13:
                     part_end -= 1
-                part_end = max(part_end, part_start)
+            part_end = max(part_end, part_start)
             n += 1
-            self.entity(part_start, part_end, _join(path, n), False, nested, default, depth + 1)
+            if _NOT_BLANK_RE.search(raw, part_start, part_end) is not None:
+                self.entity(part_start, part_end, _join(path, n), False, nested, default, depth + 1)
+            # else: nothing between two delimiters; not an (empty) attachment.
             part_start = after
-        return True
+        return None
 
     def _next_delim(self, delim: bytes, pos: int, end: int) -> tuple[int, int, bool] | None:
         """Find the next delimiter line.
@@ -802,8 +989,12 @@ def _full_walk(
             for n, sub in enumerate(payload, 1):
                 _full_walk(sub, ctx, _join(path, n), False, nested, depth + 1)
             return
+        if isinstance(payload, str) and not payload.strip():
+            return  # an empty multipart: no text to keep, nothing lost
         problems.add(BAD_BOUNDARY)
         ctype = "text/plain"
+    if not is_root and not part.keys() and isinstance(payload, str) and not payload.strip():
+        return  # nothing between two delimiters
     cid, disposition, filename, charset = _full_part_params(part, problems)
     if ctype in ("message/rfc822", "message/global") and isinstance(payload, list) and payload:
         inner = payload[0]
@@ -877,17 +1068,17 @@ def _first_id(value: str | None) -> str | None:
 
 # One mailbox in its common shapes: bare addr-spec, or an optional quoted or
 # plain display name followed by <addr-spec>. Anything else (groups,
-# comments, routes, escapes) goes to email.utils.getaddresses.
+# comments, routes, names that look like addresses) goes to _parse_addresses.
 _MAILBOX_RE = re.compile(
     r'\s*(?:(?:"((?:[^"\\]|\\.)*)"|([^"<>,;:()@\[\]\\]*?))\s*<([^<>\s@",]+@[^<>\s@",]+)>'
     r'|([^<>\s@",;:()]+@[^<>\s@",;:()]+))\s*(?:,|$)'
 )
-_UNESCAPE_RE = re.compile(r"\\(.)")
+_UNESCAPE_RE = re.compile(r"\\(.)", re.S)
 
 
-def _quick_addresses(value: str) -> list[tuple[str, str]] | None:
+def _quick_addresses(value: str) -> list[tuple[str, str, bool]] | None:
     """Parse the common address-list shapes with one regex; None if unsure."""
-    out: list[tuple[str, str]] = []
+    out: list[tuple[str, str, bool]] = []
     pos = 0
     n = len(value)
     while pos < n:
@@ -896,32 +1087,210 @@ def _quick_addresses(value: str) -> list[tuple[str, str]] | None:
             return None
         quoted, plain, addr, bare = m.groups()
         if bare is not None:
-            out.append(("", bare))
+            out.append(("", bare, True))
         elif quoted is not None:
-            out.append((_UNESCAPE_RE.sub(r"\1", quoted) if "\\" in quoted else quoted, addr))
+            out.append((_UNESCAPE_RE.sub(r"\1", quoted) if "\\" in quoted else quoted, addr, True))
         else:
-            out.append((" ".join(plain.split()), addr))
+            out.append((" ".join(plain.split()), addr, True))
         pos = m.end()
     return out
 
 
+# Lexical pieces of an address list (RFC 5322 §3.4): a quoted string, an angle
+# address (perhaps cut off by the end of the value), a list or group separator,
+# white space, or a run of other text. A quote that is never closed is just a
+# character, so it cannot hide an angle address. Comments are read by hand
+# because they nest.
+_ADDR_TOKEN_RE = re.compile(
+    r'(?P<q>"(?:[^"\\]|\\.)*")'
+    r"|(?P<a><[^>]*(?:>|$))"
+    r"|(?P<s>[,:;])"
+    r"|(?P<w>\s+)"
+    r'|(?P<t>"|[^"(<,:;\s]+)',
+    re.S,
+)
+
+
+def _read_comment(value: str, pos: int) -> tuple[str, int]:
+    """Return the text of the (nested) comment opening at ``value[pos]`` and its end."""
+    depth = 0
+    out: list[str] = []
+    n = len(value)
+    while pos < n:
+        c = value[pos]
+        if c == "\\" and pos + 1 < n:
+            out.append(value[pos + 1])
+            pos += 2
+            continue
+        if c == "(":
+            depth += 1
+            if depth > 1:
+                out.append(c)
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                return "".join(out), pos + 1
+            out.append(c)
+        else:
+            out.append(c)
+        pos += 1
+    return "".join(out), n
+
+
+def _angle_address(inner: str) -> str:
+    """The addr-spec inside ``<...>``: without comments, white space and a source route."""
+    if "(" in inner:
+        inner = re.sub(r"\([^()]*\)", "", inner)
+    addr = "".join(inner.split())
+    if addr.startswith("@") and ":" in addr:
+        addr = addr.split(":", 1)[1]  # obsolete route: <@relay,@relay:user@host>
+    return addr
+
+
+def _mailbox(
+    words: list[list[str]], angles: list[str], comments: list[str]
+) -> tuple[str, str, bool]:
+    """Make ``(display name, address, well formed)`` from one mailbox's pieces.
+
+    ``words`` are runs of text not separated by white space, each a list of
+    pieces (quoted strings keep their quotes here). The first angle address is
+    the address and everything else is the display name, whatever it looks
+    like; without one, the word holding an ``@`` is the address.
+    """
+    ok = len(angles) <= 1
+    if angles:
+        addr = _angle_address(angles[0])
+        name_words = words
+    elif len(words) == 1 or any(
+        w[0].startswith("@") or w[-1].endswith("@") or w[-1].endswith(".") for w in words
+    ):
+        # One addr-spec, perhaps written with white space around "@" or ".".
+        addr = "".join("".join(w) for w in words)
+        name_words = []
+    else:
+        at = [i for i, w in enumerate(words) if "@" in "".join(w)]
+        ok = False
+        if at:
+            addr = "".join(words[at[-1]])
+            name_words = words[: at[-1]] + words[at[-1] + 1 :]
+        else:
+            addr = ""
+            name_words = words
+    name = " ".join(
+        "".join(
+            _UNESCAPE_RE.sub(r"\1", p[1:-1] if p.endswith('"') and len(p) > 1 else p[1:])
+            if p.startswith('"')
+            else p
+            for p in w
+        )
+        for w in name_words
+    )
+    if not name and comments:
+        # Old style "jan@example.nl (Jan Jansen)": the comment names the person.
+        name = " ".join(c.strip() for c in comments if c.strip())
+    if addr and "@" not in addr:
+        ok = False
+    return name, addr, ok
+
+
+def _parse_addresses(value: str) -> list[tuple[str, str, bool]]:
+    """Parse an address list into ``(display name, address, well formed)`` triples.
+
+    Our own reading of RFC 5322 §3.4, the same on every Python version: groups
+    are flattened, comments dropped (or used as the name when there is none),
+    and a mailbox's angle-bracket address is always its address, so a display
+    name written like an address can never become one.
+    """
+    out: list[tuple[str, str, bool]] = []
+    words: list[list[str]] = []
+    angles: list[str] = []
+    comments: list[str] = []
+    joined = False  # the next piece continues the current word
+    broken = False
+
+    def flush() -> None:
+        nonlocal words, angles, comments, broken
+        if words or angles:
+            name, addr, ok = _mailbox(words, angles, comments)
+            out.append((name, addr, ok and not broken))
+        words, angles, comments, broken = [], [], [], False
+
+    pos = 0
+    n = len(value)
+    while pos < n:
+        if value[pos] == "(":
+            text, pos = _read_comment(value, pos)
+            comments.append(text)
+            joined = False
+            continue
+        m = _ADDR_TOKEN_RE.match(value, pos)
+        assert m is not None  # the alternatives cover every character
+        pos = m.end()
+        kind = m.lastgroup
+        piece = m.group()
+        if kind == "w":
+            joined = False
+        elif kind == "s":
+            if piece == ":" and not angles:
+                # A group's name ("Team: a@x, b@y;") or a stray colon: drop it.
+                words, comments = [], []
+            else:
+                flush()
+            joined = False
+        elif kind == "a":
+            if not piece.endswith(">"):
+                broken = True
+            angles.append(piece[1:-1] if piece.endswith(">") else piece[1:])
+            joined = False
+        else:
+            if piece == '"':
+                broken = True  # a quote that is never closed
+            if joined and words:
+                words[-1].append(piece)
+            else:
+                words.append([piece])
+            joined = True
+    flush()
+    return out
+
+
+# C0 and C1 control characters (tab excepted) and the bidirectional overrides
+# and isolates: a sender must not be able to break a line or reorder what a
+# reader sees ("gnp.exe" shown as "exe.png") in a name, subject or file name.
+_CONTROLS = {c: None for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))}
+_CONTROLS.update(
+    {c: None for c in (0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))}
+)
+del _CONTROLS[0x09]
+_CONTROLS[0x0A] = 0x20
+_CONTROLS[0x0D] = 0x20
+_CONTROL_RE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _printable(text: str) -> str:
+    """``text`` without control characters; CR and LF become spaces, tabs stay."""
+    if text.isprintable() or _CONTROL_RE.search(text) is None:
+        return text
+    return text.translate(_CONTROLS)
+
+
 def _addresses(values: list[str], problems: _Problems) -> list[Address]:
     out: list[Address] = []
-    pairs: list[tuple[str, str]] = []
     for value in values:
-        quick = _quick_addresses(value)
-        pairs.extend(quick if quick is not None else getaddresses([value]))
-    for name, addr in pairs:
-        if not name and not addr:
-            continue
-        if addr and "@" not in addr:
-            problems.add(BAD_ADDRESS)
-        name = _decode_words(name, problems).strip()
-        if name.startswith(","):
-            # CPython's folder sometimes encodes the list comma itself
-            # ("=?utf-8?q?=2C?="), which lands in front of the next name.
-            name = name.lstrip(", ")
-        out.append(Address(name, addr))
+        triples = _quick_addresses(value)
+        if triples is None:
+            triples = _parse_addresses(value)
+        for name, addr, ok in triples:
+            if not name and not addr:
+                continue
+            if not ok or (addr and "@" not in addr):
+                problems.add(BAD_ADDRESS)
+            name = _printable(_decode_words(name, problems)).strip()
+            if name.startswith(","):
+                # CPython's folder sometimes encodes the list comma itself
+                # ("=?utf-8?q?=2C?="), which lands in front of the next name.
+                name = name.lstrip(", ")
+            out.append(Address(name, _printable(addr)))
     return out
 
 
@@ -957,7 +1326,7 @@ def _fill_headers(pm: ParsedMessage, headers: list[tuple[str, str]], problems: _
     pm.in_reply_to = _first_id(first.get("in-reply-to"))
     refs = first.get("references", "")
     pm.references = _ID_RE.findall(refs) or refs.split()
-    pm.subject = _decode_words(first.get("subject", ""), problems).strip()
+    pm.subject = _printable(_decode_words(first.get("subject", ""), problems)).strip()
     pm.from_ = _addresses(multi.get("from", []), problems)
     pm.to = _addresses(multi.get("to", []), problems)
     pm.cc = _addresses(multi.get("cc", []), problems)
@@ -1006,21 +1375,20 @@ def _is_auto(pm: ParsedMessage, first: dict[str, str]) -> bool:
 # ---------------------------------------------------------------------------
 
 
+def _top_headers(raw: bytes, problems: _Problems) -> tuple[list[tuple[str, str]], int]:
+    """The message's header fields and where its body starts (-1: none)."""
+    headers, _, body_start = _read_headers(raw, 0, len(raw), problems)
+    return headers, body_start
+
+
 def _parse_fast(raw: bytes, problems: _Problems) -> ParsedMessage:
-    if _starts_with_header(raw, 0, len(raw)):
-        hdr_end, body_start = _find_body(raw, 0, len(raw))
-    else:
-        hdr_end = body_start = 0
-        problems.add(BAD_HEADER)
-    headers = _parse_header_text(_header_text(memoryview(raw)[:hdr_end], problems), problems)
+    headers, body_start = _top_headers(raw, problems)
     pm = ParsedMessage()
     _fill_headers(pm, headers, problems)
     pm.headers_only = body_start < 0 or body_start >= len(raw)
     ctx = _Ctx(problems)
-    if not pm.headers_only:
-        _FastWalker(raw, ctx).entity(
-            0, len(raw), "", True, False, "text/plain", 0, headers, body_start
-        )
+    # Walked even without a body: an empty attachment is still listed.
+    _FastWalker(raw, ctx).entity(0, len(raw), "", True, False, "text/plain", 0, headers, body_start)
     pm.text = ctx.text or ""
     pm.html = ctx.html or ""
     pm.attachments = ctx.attachments
@@ -1028,37 +1396,31 @@ def _parse_fast(raw: bytes, problems: _Problems) -> ParsedMessage:
 
 
 def _full_headers(msg: Message, problems: _Problems) -> list[tuple[str, str]]:
+    """The raw (unfolded, undecoded) header fields as ``email`` split them."""
     out: list[tuple[str, str]] = []
     for name, value in msg.raw_items():
-        try:
-            out.append((name.lower(), str(msg.policy.header_fetch_parse(name, value)).strip()))
-        except Exception:
-            problems.add(BAD_HEADER)
+        data = str(value).encode("ascii", "surrogateescape")
+        text = _header_text(data.replace(b"\r", b"").replace(b"\n", b""), problems)
+        out.append((name.lower(), text.strip()))
     return out
 
 
 def _parse_full(raw: bytes, problems: _Problems) -> ParsedMessage:
-    """Parse with the email package (``policy.default``); may raise."""
+    """Parse with the email package (``policy.default``); may raise.
+
+    The header fields are read by our own rules (addresses, encoded words) so
+    the fallback shows the same names and addresses as the fast path.
+    """
     msg = BytesParser(policy=email_policy.default).parsebytes(raw)
     pm = ParsedMessage()
-    headers = _full_headers(msg, problems)
+    try:
+        headers, body_start = _top_headers(raw, problems)
+    except Exception:
+        headers, body_start = _full_headers(msg, problems), 0
     _fill_headers(pm, headers, problems)
-    # Use the email package's own structured view for the fields where it
-    # differs from ours, so this really is an independent reference.
-    for attr, hname in (("from_", "from"), ("to", "to"), ("cc", "cc"), ("reply_to", "reply-to")):
-        addrs: list[Address] = []
-        try:
-            for h in msg.get_all(hname) or []:
-                addrs.extend(Address(a.display_name, a.addr_spec) for a in h.addresses)
-        except Exception:
-            problems.add(BAD_ADDRESS)
-            continue
-        setattr(pm, attr, addrs)
-    _, body_start = _find_body(raw, 0, len(raw))
     pm.headers_only = body_start < 0 or body_start >= len(raw)
     ctx = _Ctx(problems)
-    if not pm.headers_only:
-        _full_walk(msg, ctx, "", True, False, 0)
+    _full_walk(msg, ctx, "", True, False, 0)
     pm.text = ctx.text or ""
     pm.html = ctx.html or ""
     pm.attachments = ctx.attachments
@@ -1073,8 +1435,9 @@ def parse_message(raw: bytes) -> ParsedMessage:
     ``fallback_parser``); if that fails too, a placeholder carrying
     ``unparseable`` is returned. Other problem codes (``bad_charset``,
     ``bad_boundary``, ``bad_date``, ``bad_address``, ``bad_encoding``,
-    ``bad_header``, ``no_message_id``, ``truncated``, ``too_deep``) describe
-    recoverable damage. Other bytes-like inputs are copied to ``bytes`` once.
+    ``bad_header``, ``bad_line_end``, ``no_message_id``, ``truncated``,
+    ``too_deep``) describe recoverable damage. Other bytes-like inputs are
+    copied to ``bytes`` once.
     """
     try:
         if not isinstance(raw, bytes):
@@ -1083,11 +1446,12 @@ def parse_message(raw: bytes) -> ParsedMessage:
         return ParsedMessage(problems=[UNPARSEABLE])
     problems = _Problems()
     try:
+        raw = _line_ends(raw, problems)
         pm = _parse_fast(raw, problems)
     except Exception:
         problems = _Problems([FALLBACK_PARSER])
         try:
-            pm = _parse_full(raw, problems)
+            pm = _parse_full(_line_ends(raw, problems), problems)
         except Exception:
             return ParsedMessage(problems=[UNPARSEABLE], headers_only=not raw)
     pm.problems = list(problems)
@@ -1097,11 +1461,15 @@ def parse_message(raw: bytes) -> ParsedMessage:
 def parse_message_full(raw: bytes) -> ParsedMessage:
     """Parse with the full ``email`` parser and the same extraction rules.
 
-    Slow reference used by tests and the benchmark. Returns a
-    :class:`ParsedMessage`; raises whatever the ``email`` package raises.
+    The slow path that :func:`parse_message` falls back to, and the
+    benchmark's peer. Returns a :class:`ParsedMessage`; never raises (a
+    placeholder carrying ``unparseable`` when ``email`` itself fails).
     """
     problems = _Problems()
-    pm = _parse_full(raw, problems)
+    try:
+        pm = _parse_full(_line_ends(bytes(raw), problems), problems)
+    except Exception:
+        return ParsedMessage(problems=[UNPARSEABLE], headers_only=not raw)
     pm.problems = list(problems)
     return pm
 
@@ -1116,9 +1484,8 @@ def extract_part(raw: bytes, part: str) -> tuple[str, str, bytes]:
     problems = _Problems()
     ctx = _Ctx(problems, locate=part)
     try:
-        _, body_start = _find_body(raw, 0, len(raw))
-        if body_start >= 0:
-            _FastWalker(raw, ctx).entity(0, len(raw), "", True, False, "text/plain", 0)
+        raw = _line_ends(bytes(raw), problems)
+        _FastWalker(raw, ctx).entity(0, len(raw), "", True, False, "text/plain", 0)
     except Exception:
         ctx = _Ctx(problems, locate=part)
         try:

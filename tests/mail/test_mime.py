@@ -190,18 +190,27 @@ def test_quoted_printable_body_is_decoded() -> None:
     assert pm.problems == []
 
 
-def test_undecodable_charset_falls_back_and_flags_bad_charset() -> None:
+def test_an_unknown_charset_reads_utf8_and_each_other_byte_as_windows_1252() -> None:
     raw = (
         b"From: a@b.nl\r\nMessage-ID: <c@x>\r\nSubject: =?x-unknown?q?caf=C3=A9?=\r\n"
         b'Content-Type: text/plain; charset="x-unknown"\r\n\r\nna\xc3\xafef \xff caf\xe9\r\n'
     )
     pm = parse_message(raw)
     assert pm.subject == "café"
-    assert pm.text == "naÃ¯ef ÿ café\n"  # not UTF-8, so windows-1252
+    assert pm.text == "naïef ÿ café\n"
     assert "bad_charset" in pm.problems
-    wrong = b"From: a@b.nl\r\nContent-Type: text/plain; charset=utf-8\r\n\r\ncaf\xe9\r\n"
-    pm = parse_message(wrong)
-    assert pm.text == "café\n" and "bad_charset" in pm.problems
+
+
+def test_one_bad_byte_in_a_declared_charset_costs_one_character() -> None:
+    raw = b"Content-Type: text/plain; charset=utf-8\r\n\r\nGr\xc3\xbc\xc3\x9fe \xff"
+    pm = parse_message(raw)
+    assert pm.text == "Grüße \ufffd"
+    assert "bad_charset" in pm.problems
+    pm = parse_message(b"Subject: =?gb2312?B?xOO6w4zC?=\r\n\r\nx")
+    assert pm.subject == "你好\ufffd\ufffd"  # what email gives too
+    # Valid UTF-8 under a label it does not fit is UTF-8 (mail_test_12 of mail-parser).
+    pm = parse_message("Content-Type: text/plain; charset=gb2312\n\n你好\uff01".encode())
+    assert pm.text == "你好\uff01"
 
 
 def test_declared_boundary_that_never_occurs_keeps_the_text() -> None:
@@ -403,8 +412,10 @@ def test_extract_part_returns_decoded_bytes_equal_to_the_original() -> None:
         assert ctype == att.content_type
     with pytest.raises(KeyError):
         extract_part(raw, "9")
+    # A message without a body has one empty part, as in IMAP.
+    assert extract_part(b"Subject: no body\r\n", "1") == ("", "text/plain", b"")
     with pytest.raises(KeyError):
-        extract_part(b"Subject: no body\r\n", "1")
+        extract_part(b"Subject: no body\r\n", "2")
 
 
 def test_fast_parse_matches_full_email_parse_on_generated_corpus() -> None:
@@ -446,28 +457,60 @@ def test_corpus_is_deterministic() -> None:
     assert list(generate(5, seed=3, scale=0.1)) == list(generate(5, seed=3, scale=0.1))
 
 
+def _outline(raw: bytes) -> tuple[object, ...]:
+    pm = parse_message(raw)
+    return (
+        pm.text,
+        [(a.filename, a.content_type, a.size) for a in pm.attachments],
+        sorted(set(pm.problems) - {"no_message_id"}),
+    )
+
+
 @pytest.mark.parametrize(
-    "raw",
+    ("raw", "outline"),
     [
-        b"",
-        b"\r\n\r\n",
-        b"garbage without colon\r\n\r\nbody",
-        b'Content-Type: multipart/mixed; boundary=""\r\n\r\n--\r\n',
-        b"Content-Type: multipart/mixed; boundary=a\r\n\r\n"
-        + b"--a\r\nContent-Type: multipart/mixed; boundary=a\r\n\r\n" * 200,
-        b"Content-Type: text/plain; charset=utf-16\r\n\r\n\xff\xfeh\x00i",
-        b"Content-Type: text/plain; charset=zlib\r\n\r\nabc",
-        b"Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!notbase64",
-        b"Content-Type: message/rfc822\r\n\r\n",
-        b"Subject: =?utf-8?b?broken?= =?utf-8?q?=ZZ?=\r\n\r\nx",
-        b'From: <<<@@@>>>, "unterminated <x@y>\r\n\r\nx',
-        bytes(random.Random(5).randbytes(5000)),
+        (b"", ("", [], [])),
+        (b"\r\n\r\n", ("\n", [], [])),
+        (
+            b"garbage without colon\r\n\r\nbody",
+            ("garbage without colon\n\nbody", [], ["bad_header"]),
+        ),
+        (
+            b'Content-Type: multipart/mixed; boundary=""\r\n\r\n--\r\n',
+            ("--\n", [], ["bad_boundary"]),
+        ),
+        (
+            b"Content-Type: multipart/mixed; boundary=b0\r\n\r\n"
+            + b"".join(
+                b"--b%d\r\nContent-Type: multipart/mixed; boundary=b%d\r\n\r\n" % (n, n + 1)
+                for n in range(50)
+            )
+            + b"--b50\r\n\r\ndeep",
+            ("", [], ["bad_boundary", "too_deep", "truncated"]),
+        ),
+        (
+            b"Content-Type: text/plain; charset=utf-16\r\n\r\n\xff\xfeh\x00i\x00",
+            ("hi", [], []),
+        ),
+        (b"Content-Type: text/plain; charset=zlib\r\n\r\nabc", ("abc", [], ["bad_charset"])),
+        (
+            b"Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!aGk=",
+            ("hi", [], ["bad_encoding"]),
+        ),
+        (b"Content-Type: message/rfc822\r\n\r\n", ("", [("message.eml", "message/rfc822", 0)], [])),
+        (b'From: <<<@@@>>>, "unterminated <x@y>\r\n\r\nx', ("x", [], ["bad_address"])),
     ],
 )
-def test_hostile_input_never_raises(raw: bytes) -> None:
-    pm = parse_message(raw)
-    assert isinstance(pm.problems, list)
-    assert isinstance(pm.text, str)
+def test_hostile_input_is_read_by_the_fast_path(raw: bytes, outline: tuple[object, ...]) -> None:
+    # "fallback_parser" or "unparseable" would mean the fast walker crashed.
+    assert _outline(raw) == outline
+
+
+def test_random_bytes_are_read_by_the_fast_path() -> None:
+    rng = random.Random(5)
+    for _ in range(200):
+        pm = parse_message(rng.randbytes(rng.randrange(1, 3000)))
+        assert not {"fallback_parser", "unparseable"} & set(pm.problems)
 
 
 def test_parse_message_accepts_bytearray_and_memoryview() -> None:
@@ -475,10 +518,41 @@ def test_parse_message_accepts_bytearray_and_memoryview() -> None:
     assert parse_message(memoryview(SIMPLE)).message_id == "abc.123@example.nl"
 
 
-def test_qp_and_base64_helpers_agree_with_binascii() -> None:
-    # Guards the size shortcut: a2b_base64 ignores line breaks, as we assume.
-    data = bytes(range(256)) * 3
-    assert binascii.a2b_base64(base64.encodebytes(data).replace(b"\n", b"\r\n")) == data
+def test_the_stored_base64_size_is_what_the_download_gives_whatever_the_damage() -> None:
+    rng = random.Random(4)
+    junk = [b"\xdf", b"=", b"==", b"!", b"*", b" ", b"\r\n", b"A", b"-"]
+    for _ in range(1500):
+        data = rng.randbytes(rng.randrange(0, 400))
+        enc = bytearray(base64.encodebytes(data))
+        for _ in range(rng.randrange(0, 4)):
+            at = rng.randrange(len(enc) + 1)
+            enc[at:at] = rng.choice(junk)
+        if rng.random() < 0.3:
+            del enc[rng.randrange(len(enc) + 1) :]
+        raw = (
+            b"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nx\n"
+            b"--b\nContent-Type: image/gif\nContent-Transfer-Encoding: base64\n\n"
+            + bytes(enc)
+            + b"\n--b--\n"
+        )
+        (att,) = parse_message(raw).attachments
+        assert att.size == len(extract_part(raw, att.part)[2]), bytes(enc)
+
+
+def test_a_stray_byte_in_base64_is_skipped_as_email_does() -> None:
+    gif = base64.b64encode(b"GIF87a" + bytes(range(40)))
+    damaged = gif[:2] + b"\xdf" + gif[2:]
+    raw = b"Content-Type: image/gif\r\nContent-Transfer-Encoding: base64\r\n\r\n" + damaged
+    (att,) = parse_message(raw).attachments
+    assert att.size == 46
+    assert extract_part(raw, att.part)[2] == b"GIF87a" + bytes(range(40))
+    assert "bad_encoding" in parse_message(raw).problems
+    # Padding in mid-stream ends the data, for the size as for the download.
+    raw = (
+        b"Content-Type: image/gif\r\nContent-Transfer-Encoding: base64\r\n\r\nAAA=AAAAAAAAAAAAAAAA"
+    )
+    (att,) = parse_message(raw).attachments
+    assert att.size == len(extract_part(raw, att.part)[2]) == 2
 
 
 def test_fast_path_failure_falls_back_to_email_parser(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -613,3 +687,164 @@ def test_30mb_message_with_huge_text_body_stays_under_one_copy() -> None:
     assert len(pm.text) == len("Grote tekst met café\n") * 600_000
     # Decoded text plus one normalisation copy; the raw bytes are never copied.
     assert peak < len(raw), peak
+
+
+# ---------------------------------------------------------------------------
+# Issue 15: each way the parser lost or distorted mail, one test each
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (
+            "ceo@bank.example <evil@attacker.example>",
+            [("ceo@bank.example", "evil@attacker.example")],
+        ),
+        ("bob@example.com <bob@example.com>", [("bob@example.com", "bob@example.com")]),
+        (
+            '"ceo@bank.example" <evil@attacker.example>',
+            [("ceo@bank.example", "evil@attacker.example")],
+        ),
+        (
+            "=?utf-8?q?ceo=40bank=2Eexample_=3Cceo=40bank=2Eexample=3E=2C?= <evil@attacker.example>",
+            [("ceo@bank.example <ceo@bank.example>,", "evil@attacker.example")],
+        ),
+        (
+            '"Jansen, Jan" <jan@example.nl>, piet@example.nl',
+            [("Jansen, Jan", "jan@example.nl"), ("", "piet@example.nl")],
+        ),
+        (
+            "Team: a@example.nl, B <b@example.nl>;, c@example.nl",
+            [("", "a@example.nl"), ("B", "b@example.nl"), ("", "c@example.nl")],
+        ),
+        ("jan@example.nl (Jan Jansen)", [("Jan Jansen", "jan@example.nl")]),
+        ("Jan (kantoor) <jan@example.nl>", [("Jan", "jan@example.nl")]),
+        ("<@relay.example:jan@example.nl>", [("", "jan@example.nl")]),
+        ("Jan < jan@example.nl >", [("Jan", "jan@example.nl")]),
+        ('"unclosed <evil@attacker.example>', [("unclosed", "evil@attacker.example")]),
+        ("undisclosed-recipients:;", []),
+    ],
+)
+def test_the_angle_bracket_address_is_the_address_and_the_rest_the_name(
+    header: str, expected: list[tuple[str, str]]
+) -> None:
+    pm = parse_message(f"From: {header}\r\n\r\nx".encode())
+    assert [(a.name, a.address) for a in pm.from_] == expected
+
+
+def test_an_address_list_is_read_without_email_utils(monkeypatch: pytest.MonkeyPatch) -> None:
+    # getaddresses changed between Python versions (3.11: two mailboxes, 3.13:
+    # none for "bob@example.com <bob@example.com>"); ours must not depend on it.
+    import email.utils
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("email.utils.getaddresses used")
+
+    monkeypatch.setattr(email.utils, "getaddresses", refuse)
+    pm = parse_message(b"To: bob@example.com <bob@example.com>, x (y) <@r:z@w.nl>\r\n\r\nx")
+    assert [(a.name, a.address) for a in pm.to] == [
+        ("bob@example.com", "bob@example.com"),
+        ("x", "z@w.nl"),
+    ]
+
+
+def test_a_multipart_with_a_transfer_encoding_keeps_its_parts() -> None:
+    raw = crlf(
+        'From: a@b.nl\nContent-Type: multipart/alternative; boundary="b"\n'
+        "Content-Transfer-Encoding: quoted-printable\n\n"
+        "--b\nContent-Type: text/plain\n\nplain\n"
+        "--b\nContent-Type: text/html\n\n<p>html</p>\n"
+        '--b\nContent-Type: image/png; name="p.png"\nContent-Transfer-Encoding: base64\n\naGk=\n'
+        "--b--\n"
+    )
+    pm = parse_message(raw)
+    assert (pm.text, pm.html) == ("plain", "<p>html</p>")
+    assert [(a.filename, a.size) for a in pm.attachments] == [("p.png", 2)]
+
+
+def test_two_delimiters_in_a_row_make_no_empty_attachment() -> None:
+    raw = b"Content-Type: multipart/mixed; boundary=B\n\n--B\n--B\nContent-Type: text/plain\n\nhello\n--B--\n"
+    pm = parse_message(raw)
+    assert pm.text == "hello"
+    assert pm.attachments == []
+
+
+def test_a_closing_delimiter_alone_keeps_the_text_before_it() -> None:
+    pm = parse_message(b"Content-Type: multipart/mixed; boundary=B\n\nhello\n--B--")
+    assert pm.text == "hello\n"
+    assert "bad_boundary" in pm.problems
+
+
+def test_a_missing_blank_line_starts_the_body_at_the_first_non_header_line() -> None:
+    pm = parse_message(b"Subject: s\nthis line is body\nand this one")
+    assert pm.subject == "s"
+    assert pm.text == "this line is body\nand this one"
+    assert "bad_header" in pm.problems
+    # The same inside a part.
+    raw = (
+        b"Content-Type: multipart/mixed; boundary=f\n\n--f\nContent-Type: text/plain\nbar\n--f--\n"
+    )
+    assert parse_message(raw).text == "bar"
+
+
+def test_a_quoted_boundary_with_trailing_junk_is_the_quoted_part() -> None:
+    raw = b'Content-Type: multipart/mixed; boundary="B"x\n\n--B\nContent-Type: text/plain\n\nhi\n--B--\n'
+    pm = parse_message(raw)
+    assert pm.text == "hi"
+    assert "bad_boundary" not in pm.problems
+
+
+def test_uuencoded_attachments_are_stored_decoded() -> None:
+    data = random.Random(9).randbytes(5000)
+    lines = b"".join(binascii.b2a_uu(data[i : i + 45]) for i in range(0, len(data), 45))
+    raw = (
+        crlf(
+            'From: a@b.nl\nContent-Type: multipart/mixed; boundary="b"\n\n--b\nContent-Type: text/plain\n\nzie bijlage\n'
+            '--b\nContent-Type: application/zip; name="a.zip"\nContent-Transfer-Encoding: x-uuencode\n\n'
+            "begin 644 a.zip\n"
+        )
+        + lines.replace(b"\n", b"\r\n")
+        + b"`\r\nend\r\n--b--\r\n"
+    )
+    (att,) = parse_message(raw).attachments
+    assert (att.filename, att.size) == ("a.zip", 5000)
+    assert extract_part(raw, att.part)[2] == data
+
+
+def test_bare_cr_line_ends_are_line_ends() -> None:
+    raw = b"Subject: oud\rFrom: Mac <mac@example.nl>\rContent-Transfer-Encoding: quoted-printable\r\rregel=\r een\rtwee\r"
+    pm = parse_message(raw)
+    assert pm.subject == "oud"
+    assert pm.from_ == [Address("Mac", "mac@example.nl")]
+    assert pm.text == "regel een\ntwee\n"
+    assert "bad_line_end" in pm.problems
+    # One stray CR inside a field of an ordinary message changes nothing.
+    pm = parse_message(b"Subject: a\rb\r\nFrom: x@y.nl\r\n\r\nbody\r\n")
+    assert (pm.subject, pm.text, pm.problems) == ("a b", "body\n", ["no_message_id"])
+
+
+def test_parse_message_full_never_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench import thirdparty
+    from postkamer.mail import mime
+
+    real = thirdparty.real()
+    for name, raw in real + thirdparty.broken([r for r in real if len(r[1]) < 40_000], 300, seed=7):
+        pm = parse_message_full(raw)
+        assert "unparseable" not in pm.problems, name
+    monkeypatch.setattr(mime, "BytesParser", None)  # email itself failing
+    assert parse_message_full(SIMPLE).problems == ["unparseable"]
+
+
+def test_decoded_names_and_subjects_lose_control_characters() -> None:
+    raw = (
+        b"Subject: =?utf-8?q?Factuur=0D=0ABcc=3A_x=40y=2Enl_=E2=80=AEfdp=2Eexe?=\r\n"
+        b"From: =?utf-8?q?Bank=00=1B=5B31m?= <bank@example.nl>\r\n"
+        b'Content-Type: application/pdf; name="=?utf-8?q?a=0Ab=E2=80=AEgnp=2Eexe?="\r\n\r\nx'
+    )
+    pm = parse_message(raw)
+    assert pm.subject == "Factuur  Bcc: x@y.nl fdp.exe"
+    assert pm.from_ == [Address("Bank[31m", "bank@example.nl")]
+    assert pm.attachments[0].filename == "a bgnp.exe"
+    # A tab is kept: folded headers use it.
+    assert parse_message(b"Subject: a\r\n\tb\r\n\r\n").subject == "a\tb"
