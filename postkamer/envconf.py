@@ -235,14 +235,14 @@ def huey(directory: Path) -> dict[str, Any]:
         return {
             # The fetch button outranks the schedule: plain RedisHuey has no priorities.
             "huey_class": "huey.PriorityRedisHuey",
-            "name": "postkamer",
+            "name": os.environ.get("POSTKAMER_QUEUE_NAME") or "postkamer",
             "url": url,
             "immediate": immediate,
             "consumer": consumer,
         }
     return {
         "huey_class": "huey.SqliteHuey",
-        "name": "postkamer",
+        "name": os.environ.get("POSTKAMER_QUEUE_NAME") or "postkamer",
         "filename": str(directory / "huey.sqlite3"),
         "immediate": immediate,
         "consumer": consumer,

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 
 import pytest
 
@@ -59,6 +60,8 @@ def _env(tmp_path, dovecot, redis: bool) -> dict[str, str]:
     env.pop("REDIS_URL", None)
     if redis:
         env["REDIS_URL"] = "redis://127.0.0.1:6379/14"
+        # Our own queue: other tests (and checkouts) share this Redis database.
+        env["POSTKAMER_QUEUE_NAME"] = f"postkamer-test-{uuid.uuid4().hex}"
     return env
 
 
@@ -81,8 +84,6 @@ def test_a_worker_process_runs_the_queued_fetch(tmp_path, dovecot, redis):
             email, b"Subject: bericht %d\r\nMessage-ID: <w%d@x>\r\n\r\nhoi\r\n" % (n, n)
         )
     env = _env(tmp_path, dovecot, redis)
-    if redis:
-        _python("import redis; redis.Redis.from_url('redis://127.0.0.1:6379/14').flushdb()", env)
     setup = SETUP.format(email=email, password=password, port=dovecot.imap_port)
     run_id = _python(setup, env)
 

@@ -60,8 +60,6 @@ def test_a_worker_fetches_and_decides_the_replies(tmp_path, dovecot, redis):
         pytest.skip("no Redis on 127.0.0.1:6379")
     email, password = dovecot.new_user()
     env = _env(tmp_path, dovecot, redis)
-    if redis:
-        _python("import redis; redis.Redis.from_url('redis://127.0.0.1:6379/14').flushdb()", env)
     box_id = _python(SETUP.format(email=email, password=password, port=dovecot.imap_port), env)
     for n, sender in enumerate(("anna@klant.test", "anna@klant.test", "noreply@bank.test")):
         raw = f"From: {sender}\r\nTo: {email}\r\nSubject: Vraag {n}\r\n\r\nHallo\r\n".encode()
