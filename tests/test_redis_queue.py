@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import uuid
 
 import pytest
 
@@ -42,6 +43,8 @@ print("ok")
         "DJANGO_SETTINGS_MODULE": "postkamer.settings",
         "POSTKAMER_DATA_DIR": str(tmp_path),
         "REDIS_URL": "redis://127.0.0.1:6379/15",
+        # A queue of its own: HUEY.flush() must not empty another run's queue.
+        "POSTKAMER_QUEUE_NAME": f"postkamer-test-{uuid.uuid4().hex}",
     }
     env.pop("POSTKAMER_HUEY_IMMEDIATE", None)
     result = subprocess.run(
