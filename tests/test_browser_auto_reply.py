@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 
 from postkamer.autoreply.models import AutoReply, ReplyDecision, State
+from postkamer.sending.actions import do_set_template
 from tests import factories
 from tests.browser_plugin import login
 
@@ -27,14 +28,32 @@ def test_a_manager_writes_previews_corrects_and_saves_the_automatic_reply(
         tenant, name="Schade", sender_address="schade@vakantie.test", display_name="Schadeteam"
     )
     box.owner_users.add(manager)
+    do_set_template(
+        box,
+        actor=manager,
+        font_family="Georgia",
+        font_size=12,
+        font_color="#112233",
+        signature_html="<p>Met vriendelijke groet,<br>Het schadeteam</p>",
+    )
     answered = factories.message(box, subject="Ruit kapot", sender="anna@klant.test")
     ReplyDecision.objects.create(
         mailbox=box,
         message=answered,
         recipient="anna@klant.test",
-        state=State.PENDING,
+        state=State.SENT,
         subject="Automatisch antwoord: Ruit kapot",
         decided_at=timezone.now(),
+    )
+    unreachable = factories.message(box, subject="Schade melden", sender="bram@klant.test")
+    ReplyDecision.objects.create(
+        mailbox=box,
+        message=unreachable,
+        recipient="bram@klant.test",
+        state=State.FAILED,
+        subject="Automatisch antwoord: Schade melden",
+        error_code="connection_refused",
+        decided_at=timezone.now() - timezone.timedelta(minutes=1),
     )
 
     login(page, live_server, manager)
@@ -60,9 +79,14 @@ def test_a_manager_writes_previews_corrects_and_saves_the_automatic_reply(
     page.keyboard.type("Wij zijn gesloten tot maandag.")
     page.keyboard.press("Control+A")
     page.click(".editor-toolbar button[data-command=bold]")
+    # In the template's font, with the signature under it, as the customer gets it.
     preview = page.frame_locator("#preview-body")
     assert preview.locator("b").inner_text() == "Wij zijn gesloten tot maandag."
-    assert "Arial" in preview.locator("body").get_attribute("style")
+    style = preview.locator("body > div").get_attribute("style")
+    assert "font-family: Georgia" in style and "font-size: 12pt" in style
+    assert "color: #112233" in style
+    assert "Het schadeteam" in preview.locator("body > div").inner_text()
+    assert "Georgia" in editor.evaluate("e => getComputedStyle(e).fontFamily")
 
     # Three mistakes at once, each named, and nothing typed is lost.
     page.check("input[name=enabled]")
@@ -100,7 +124,12 @@ def test_a_manager_writes_previews_corrects_and_saves_the_automatic_reply(
     row = page.locator("table.replies tbody tr").first
     assert "anna@klant.test" in row.inner_text()
     assert "Ruit kapot" in row.inner_text()
-    assert "klaar om te versturen" in row.inner_text()
+    assert "verstuurd" in row.inner_text()
+    # A reply that failed says why.
+    failed = page.locator("table.replies tbody tr").nth(1)
+    assert "bram@klant.test" in failed.inner_text()
+    assert "mislukt" in failed.inner_text()
+    assert "de mailserver was niet bereikbaar" in failed.inner_text()
     page.screenshot(path=str(SHOTS / "auto-reply-tab.png"), full_page=True)
 
     page.goto(f"{live_server.url}/beheer/e-mailmanager/{box.pk}/log/")

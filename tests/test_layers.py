@@ -24,6 +24,8 @@ FORBIDDEN = {
     "accounts": {"mailboxes", *_ABOVE_MAILBOXES},
     "mailboxes": _ABOVE_MAILBOXES,
     "shared": {"accounts", "mailboxes", *_ABOVE_MAILBOXES},
+    # The automatic reply sits above sending and hears from it through its signals.
+    "sending": {"autoreply", "api", "core"},
 }
 
 

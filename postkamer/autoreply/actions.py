@@ -2,7 +2,14 @@
 
 The web tab, the API and the worker all come here, so each rule lives once:
 :func:`settings_errors` (what may be saved), :func:`do_save_auto_reply` (saving,
-with its audit entry), and the ``mark_*`` functions for a reply on its way out.
+with its audit entry), :func:`do_hand_off` (a decided reply to the sending
+worker), and the ``mark_*`` functions for a reply on its way out.
+
+A reply's way: ``pending`` (decided, composed) -> ``queued`` (an
+``OutgoingMessage`` of kind ``auto_reply`` exists; both happen in one
+transaction) -> ``sent`` or ``failed``, as the sending worker reports through
+``sending.signals`` (``receivers.py``). Switching the reply off turns every
+reply that has not reached the SMTP conversation into ``skipped``.
 """
 
 from __future__ import annotations
@@ -10,12 +17,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from postkamer.accounts.models import User
-from postkamer.autoreply.compose import one_line
+from postkamer.autoreply.compose import one_line, queue_arguments
 from postkamer.autoreply.models import (
     DEFAULT_INTERVAL_DAYS,
     MAX_INTERVAL_DAYS,
@@ -29,9 +37,19 @@ from postkamer.autoreply.models import (
 from postkamer.mail.html import html_to_text, sanitize_html
 from postkamer.mailboxes import audit
 from postkamer.mailboxes.models import AuditAction, Mailbox
+from postkamer.sending import actions as sending
+from postkamer.sending.models import OutgoingMessage
 
 #: The settings, by their API names.
 FIELDS = ("enabled", "starts_at", "ends_at", "subject", "body_html", "interval_days")
+
+#: Why the sending app refused to build a reply (a field of its ValidationError ->
+#: our error code): the recipient passed the reply rules but not the stricter
+#: address check, or the mailbox's own sender address or display name is unusable.
+INVALID_RECIPIENT = "invalid_recipient"
+INVALID_SENDER = "invalid_sender"
+INVALID_REPLY = "invalid_reply"
+BUILD_ERRORS = (INVALID_RECIPIENT, INVALID_SENDER, INVALID_REPLY)
 
 
 def current(mailbox: Mailbox) -> AutoReply:
@@ -128,9 +146,7 @@ def do_save_auto_reply(mailbox: Mailbox, actor: User | None, changes: dict[str, 
             config.active_since = timezone.now()
         config.save()
         if before["enabled"] and not config.enabled:
-            ReplyDecision.objects.filter(mailbox=mailbox, state=State.PENDING).update(
-                state=State.SKIPPED, reason=Reason.SWITCHED_OFF
-            )
+            _cancel_unsent(mailbox)
         changed = [field for field in FIELDS if before[field] != getattr(config, field)]
         if changed or created:
             audit.record(
@@ -143,6 +159,75 @@ def do_save_auto_reply(mailbox: Mailbox, actor: User | None, changes: dict[str, 
     return config
 
 
+def _cancel_unsent(mailbox: Mailbox) -> None:
+    """Stop every reply of ``mailbox`` that has not reached a mail server: decided
+    ones, and queued ones no worker has taken yet (taken back from the sending
+    app and deleted). A reply whose worker already holds it is in the middle of
+    the SMTP conversation; it cannot be called back and is recorded as it ends.
+    Call with the mailbox's ``AutoReply`` row locked (``do_hand_off`` waits for it).
+    """
+    ReplyDecision.objects.filter(mailbox=mailbox, state=State.PENDING).update(
+        state=State.SKIPPED, reason=Reason.SWITCHED_OFF
+    )
+    queued = ReplyDecision.objects.filter(mailbox=mailbox, state=State.QUEUED).select_related(
+        "outgoing"
+    )
+    for decision in queued:
+        outgoing = decision.outgoing
+        if outgoing is not None:
+            if not sending.do_cancel(outgoing):
+                continue  # a worker has it: it goes out (or fails) and is recorded
+            sending.do_delete_draft(outgoing)
+        ReplyDecision.objects.filter(pk=decision.pk, state=State.QUEUED).update(
+            state=State.SKIPPED, reason=Reason.SWITCHED_OFF, outgoing=None
+        )
+
+
+def _build_error(exc: ValidationError) -> str:
+    fields = set(getattr(exc, "error_dict", {}))
+    if fields & {"to", "cc", "bcc"}:
+        return INVALID_RECIPIENT
+    if "__all__" in fields:
+        return INVALID_SENDER
+    return INVALID_REPLY
+
+
+def do_hand_off(decision_id: int) -> OutgoingMessage | None:
+    """Hand the ``pending`` reply ``decision_id`` to the sending worker: mark it
+    queued and queue its message (``sending.actions.do_queue_message``) in one
+    transaction, so a crash leaves it either pending or queued once, never queued
+    twice. Returns the outgoing message; None when the reply is no longer pending
+    (another worker handed it off, or it was cancelled) or the sending app
+    refused to build it (then it is ``failed`` with a code of :data:`BUILD_ERRORS`,
+    logged once).
+
+    The worker sends it once this transaction commits; it reports back through
+    ``sending.signals`` (``receivers.record_sent`` / ``record_failed``).
+    """
+    with transaction.atomic():
+        decision = (
+            ReplyDecision.objects.select_related("mailbox", "message")
+            .filter(pk=decision_id, state=State.PENDING)
+            .first()
+        )
+        if decision is None:
+            return None
+        # Taken in the same order as do_save_auto_reply: switching off either
+        # happens first (the reply is no longer pending below) or waits and then
+        # finds the queued message to take back.
+        AutoReply.objects.select_for_update().filter(pk=decision.mailbox_id).first()
+        if not mark_queued(decision.pk):
+            return None
+        try:
+            with transaction.atomic():
+                outgoing = sending.do_queue_message(decision.mailbox, **queue_arguments(decision))
+        except ValidationError as exc:
+            mark_failed(decision.pk, _build_error(exc))
+            return None
+        ReplyDecision.objects.filter(pk=decision.pk).update(outgoing=outgoing)
+    return outgoing
+
+
 def mark_queued(decision_id: int) -> bool:
     """Take a ``pending`` reply for sending; False when it is no longer pending
     (sent by another worker, or cancelled because the reply was switched off).
@@ -153,7 +238,8 @@ def mark_queued(decision_id: int) -> bool:
 
 
 def mark_sent(decision_id: int, when: dt.datetime | None = None) -> None:
-    """Record that the reply left (the sending worker reports it)."""
+    """Record that the reply left (the sending worker reports it). Whatever state
+    it was in: a mail server has it, so the customer gets it."""
     ReplyDecision.objects.filter(pk=decision_id).update(
         state=State.SENT, sent_at=when or timezone.now(), error_code=""
     )

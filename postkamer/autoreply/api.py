@@ -100,7 +100,10 @@ class ReplySerializer(serializers.Serializer):
     reason = serializers.ChoiceField([("", ""), *Reason.choices])
     reason_label = serializers.CharField()
     sent_at = serializers.DateTimeField(allow_null=True)
-    error_code = serializers.CharField()
+    error_code = serializers.CharField(help_text="Why sending failed, as a code.")
+    error_label = serializers.CharField(
+        help_text="The same in words, with the server's refusal per address."
+    )
 
 
 class AutoReplyView(BaseAPIView):

@@ -15,9 +15,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from postkamer.autoreply.models import ORIGINAL_SUBJECT, AutoReply
+from postkamer.sending.compose import with_signature
+from postkamer.sending.models import OutgoingMessage
 
 if TYPE_CHECKING:
     from postkamer.autoreply.models import ReplyDecision
+    from postkamer.mailboxes.models import Mailbox
     from postkamer.messages.models import Message
 
 #: Subjects longer than this are cut (a hostile original cannot make ours huge).
@@ -26,9 +29,9 @@ MAX_SUBJECT = 300
 #: responders) that this answers a message automatically (RFC 3834 §5, RFC 5230
 #: §5); X-Auto-Response-Suppress asks Exchange not to answer it with its own
 #: out-of-office ([MS-OXCMAIL] 2.2.3.2.20), which stops the classic ping-pong.
-REPLY_HEADERS = {"Auto-Submitted": "auto-replied", "X-Auto-Response-Suppress": "All"}
+REPLY_HEADERS = (("Auto-Submitted", "auto-replied"), ("X-Auto-Response-Suppress", "All"))
 #: The kind of outgoing message, as the sending app records it.
-KIND = "auto_reply"
+KIND = OutgoingMessage.Kind.AUTO_REPLY
 
 _SPACE_RE = re.compile(r"\s+")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -56,11 +59,20 @@ def reply_subject(template: str, original_subject: str) -> str:
     return subject
 
 
-def compose_reply(config: AutoReply, original: Message) -> Reply:
-    """The subject and body the sender of ``original`` receives. The body is the
-    mailbox's text as stored (already sanitised); the original's attachments are
-    never copied."""
-    return Reply(reply_subject(config.subject, original.subject or ""), config.body_html)
+def reply_body(mailbox: Mailbox, body_html: str) -> str:
+    """The body a sender receives: the mailbox's text as stored (already sanitised)
+    with the mailbox's signature under it, as under any other mail of the office."""
+    return with_signature(mailbox, body_html)
+
+
+def compose_reply(mailbox: Mailbox, config: AutoReply, original: Message) -> Reply:
+    """The subject and body the sender of ``original`` receives; the original's
+    attachments are never copied. The signature is not part of the response id:
+    changing it does not make senders who got the reply get it again."""
+    return Reply(
+        reply_subject(config.subject, original.subject or ""),
+        reply_body(mailbox, config.body_html),
+    )
 
 
 def queue_arguments(decision: ReplyDecision) -> dict[str, Any]:
@@ -73,7 +85,8 @@ def queue_arguments(decision: ReplyDecision) -> dict[str, Any]:
     """
     return {
         "author": None,
-        "to": [decision.recipient],
+        # A (name, address) pair: taken as it is, never split at commas.
+        "to": [("", decision.recipient)],
         "cc": (),
         "bcc": (),
         "subject": decision.subject,
@@ -81,7 +94,7 @@ def queue_arguments(decision: ReplyDecision) -> dict[str, Any]:
         "reply_to": decision.message,
         "kind": KIND,
         "attachments": (),
-        "extra_headers": dict(REPLY_HEADERS),
+        "extra_headers": list(REPLY_HEADERS),
         "null_sender": True,
         "retry": False,
     }

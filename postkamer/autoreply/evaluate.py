@@ -4,7 +4,9 @@ The path of one message: the fetch commits a batch; ``messages_stored`` fires
 (``receivers.queue_evaluation``), which queues ``tasks.evaluate_task`` for inbox
 mail that is not repaired, and the task calls :func:`evaluate_messages`. Every
 message it judges gets exactly one :class:`ReplyDecision`: ``skipped`` with a
-reason, or ``pending``, a composed reply ready for the sending worker.
+reason, or ``pending``, a composed reply, which is then handed to the sending
+worker in a transaction of its own (``actions.do_hand_off``: ``queued`` and an
+outgoing message, or neither).
 
 Why it is safe with many workers: each message is decided in its own transaction
 that (1) locks the mailbox's ``AutoReply`` row, so a reply switched off or changed
@@ -12,7 +14,9 @@ meanwhile is seen at once, (2) claims the sender's memory row with a conditional
 INSERT or UPDATE (:func:`claim_sender`), and (3) inserts the decision, unique per
 message. A second evaluation of the same message fails on (3) and its claim rolls
 back with it; two messages of one sender judged at once meet at (2), where only
-one claim succeeds.
+one claim succeeds. Handing off is a conditional UPDATE from ``pending`` to
+``queued`` in the transaction that queues the message, so two workers handing
+off one reply queue it once.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from collections.abc import Iterable
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from postkamer.autoreply import compose
+from postkamer.autoreply import actions, compose
 from postkamer.autoreply.models import AutoReply, Reason, ReplyDecision, ReplyMemory, State
 from postkamer.mail import autoreply as rules
 from postkamer.mail import mime
@@ -123,7 +127,7 @@ def _decide(mailbox: Mailbox, message: Message, verdict: rules.Verdict) -> Reply
                 decision.reason = Reason.RECENTLY_REPLIED
             else:
                 decision.state = State.PENDING
-                reply = compose.compose_reply(config, message)
+                reply = compose.compose_reply(mailbox, config, message)
                 decision.subject, decision.body_html = reply.subject, reply.body_html
             decision.save(force_insert=True)
             return decision
@@ -137,9 +141,12 @@ def evaluate_messages(mailbox_id: int, message_ids: Iterable[int]) -> list[Reply
     """Judge the inbox messages ``message_ids`` of mailbox ``mailbox_id`` and record
     a decision for each one not judged before; return the new decisions.
 
-    Junk, sent and repaired messages are never judged. Nothing happens while the
-    mailbox's automatic reply is off or outside its period. Safe to call twice
-    and from several workers at once (see the module's opening comment).
+    Each reply decided is handed to the sending worker at once; so is a reply of
+    the mailbox still ``pending`` from an evaluation that died between deciding
+    and handing off. Junk, sent and repaired messages are never judged. Nothing
+    happens while the mailbox's automatic reply is off or outside its period.
+    Safe to call twice and from several workers at once (see the module's
+    opening comment).
     """
     config = AutoReply.objects.select_related("mailbox").filter(pk=mailbox_id).first()
     if config is None or not config.is_active(timezone.now()):
@@ -161,6 +168,13 @@ def evaluate_messages(mailbox_id: int, message_ids: Iterable[int]) -> list[Reply
     decisions = []
     for message in candidates:
         decision = _decide(mailbox, message, _verdict(message, own))
-        if decision is not None:
-            decisions.append(decision)
+        if decision is None:
+            continue
+        if decision.state == State.PENDING:
+            actions.do_hand_off(decision.pk)
+            decision.refresh_from_db(fields=["state", "error_code", "outgoing"])
+        decisions.append(decision)
+    left = ReplyDecision.objects.filter(mailbox_id=mailbox_id, state=State.PENDING)
+    for pk in left.order_by("decided_at", "pk").values_list("pk", flat=True):
+        actions.do_hand_off(pk)
     return decisions

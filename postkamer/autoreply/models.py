@@ -13,6 +13,7 @@ from django.utils.translation import pgettext_lazy
 from postkamer.mail import autoreply as rules
 from postkamer.mailboxes.models import Mailbox
 from postkamer.messages.models import Message
+from postkamer.sending.models import OutgoingMessage
 
 #: RFC 3834 §2 recommends seven days between two replies to one sender; RFC 5230
 #: §4.1 makes it the default and one day the minimum.
@@ -148,7 +149,9 @@ class ReplyDecision(models.Model):
 
     One per message (unique), so judging a message twice never answers it twice.
     ``recipient`` is where the reply goes (the original's envelope sender);
-    ``reason`` says why there is none; ``error_code`` why sending failed.
+    ``reason`` says why there is none; ``error_code`` why sending failed (the
+    sending app's code, or one of ``actions.BUILD_ERRORS``), and ``outgoing`` is
+    the message handed to the sending worker, whose parameters word the failure.
     """
 
     mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="+")
@@ -165,6 +168,9 @@ class ReplyDecision(models.Model):
     decided_at = models.DateTimeField()
     sent_at = models.DateTimeField(null=True, blank=True)
     error_code = models.CharField(max_length=60, blank=True)
+    outgoing = models.OneToOneField(
+        OutgoingMessage, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["-decided_at", "-pk"]

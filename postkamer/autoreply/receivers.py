@@ -1,11 +1,14 @@
-"""Hearing about newly fetched mail (``messages_stored``) and queueing its judgement."""
+"""Hearing about newly fetched mail (``messages_stored``) and queueing its judgement,
+and hearing from the sending worker how a reply ended (``sending.signals``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from postkamer.autoreply.models import AutoReply
+from postkamer.autoreply import actions
+from postkamer.autoreply.models import AutoReply, ReplyDecision
 from postkamer.messages.models import Folder
+from postkamer.sending.models import OutgoingMessage
 
 #: Above the interval fetches: a customer's answer should not wait for a queue of
 #: routine polls.
@@ -33,3 +36,23 @@ def queue_evaluation(
     tasks.evaluate_task.schedule(
         (mailbox_id, list(message_ids)), delay=0, priority=EVALUATE_PRIORITY
     )
+
+
+def _decision_ids(outgoing: OutgoingMessage) -> list[int]:
+    if outgoing.kind != OutgoingMessage.Kind.AUTO_REPLY:
+        return []
+    return list(ReplyDecision.objects.filter(outgoing_id=outgoing.pk).values_list("pk", flat=True))
+
+
+def record_sent(sender: Any, *, outgoing: OutgoingMessage, **kwargs: Any) -> None:
+    """``sending.signals.outgoing_sent``: an automatic reply left."""
+    for pk in _decision_ids(outgoing):
+        actions.mark_sent(pk, outgoing.sent_at)
+
+
+def record_failed(sender: Any, *, outgoing: OutgoingMessage, **kwargs: Any) -> None:
+    """``sending.signals.outgoing_failed``: an automatic reply was refused or could
+    not be delivered to a server. Recorded and logged once; it was queued with
+    ``retry=False``, so nothing tries it again."""
+    for pk in _decision_ids(outgoing):
+        actions.mark_failed(pk, outgoing.error_code or "unknown")

@@ -14,18 +14,19 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from postkamer.autoreply import actions
-from postkamer.autoreply.compose import reply_subject
+from postkamer.autoreply.compose import reply_body, reply_subject
 from postkamer.autoreply.forms import AutoReplyForm
 from postkamer.autoreply.models import REPLY_STATES, AutoReply, Reason, ReplyDecision, State
+from postkamer.mail.outgoing import Font, wrap_html
 from postkamer.mailboxes import access
 from postkamer.mailboxes.guards import mailbox_manager_required
 from postkamer.mailboxes.models import Mailbox
 from postkamer.mailboxes.tabs import mailbox_tabs
+from postkamer.sending import status
+from postkamer.sending.actions import font_of
+from postkamer.sending.compose import signature_block
 
 PAGE_SIZE = 50
-#: The font the preview and the editor show the text in. The mailbox template's
-#: font replaces it once the Template tab exists (the sending app applies it).
-PREVIEW_FONT = {"family": "Arial, Helvetica, sans-serif", "size": "10pt", "color": "#000000"}
 
 
 def _moment(value: dt.datetime) -> str:
@@ -47,19 +48,46 @@ def status_text(config: AutoReply, now: dt.datetime) -> str:
     return _("On: senders receive the reply.")
 
 
-def preview_document(body_html: str) -> str:
-    """The reply's body as the recipient's mail program shows it (for a sandboxed
-    frame): the stored, sanitised HTML in the font of the mailbox's mail."""
-    style = (
-        f"font-family: {PREVIEW_FONT['family']}; font-size: {PREVIEW_FONT['size']}; "
-        f"color: {PREVIEW_FONT['color']}; margin: 8px;"
-    )
-    return f'<!doctype html><meta charset="utf-8"><body style="{style}">{body_html}</body>'
+def editor_font(font: Font) -> dict[str, str]:
+    """The template's font as the editor and the preview script apply it."""
+    return {"family": font.family, "size": f"{font.size_pt}pt", "color": font.color}
+
+
+def preview_document(mailbox: Mailbox, body_html: str, font: Font) -> str:
+    """The reply's HTML as the customer receives it, for a sandboxed frame: the
+    stored, sanitised text with the mailbox's signature, in the template's font,
+    wrapped exactly as the sending app wraps it (``autoreply.js`` builds the same
+    document while the text is typed)."""
+    return wrap_html(reply_body(mailbox, body_html), font)
+
+
+def _build_errors() -> dict[str, str]:
+    return {
+        actions.INVALID_RECIPIENT: _("the return path is not an address mail can be sent to"),
+        actions.INVALID_SENDER: _(
+            "the mailbox's sender address or display name cannot be used in a mail header"
+        ),
+        actions.INVALID_REPLY: _("the reply could not be put together"),
+    }
+
+
+def failure_text(decision: ReplyDecision) -> str:
+    """Why a reply failed, in words ("" unless it failed): the sending app's error
+    with its parameters (e.g. the server's refusal per address), or why the reply
+    could not be built."""
+    if decision.state != State.FAILED:
+        return ""
+    if decision.error_code in actions.BUILD_ERRORS:
+        return _build_errors()[decision.error_code]
+    outgoing = decision.outgoing
+    if outgoing is not None and outgoing.error_code:
+        return status.reason(outgoing.error_code, outgoing.error_params)
+    return status.reason(decision.error_code)
 
 
 def decisions_for(mailbox: Mailbox, *, include_skipped: bool) -> QuerySet[ReplyDecision]:
     """The mailbox's decisions, newest first: the replies only, or every message judged."""
-    rows = ReplyDecision.objects.filter(mailbox=mailbox).select_related("message")
+    rows = ReplyDecision.objects.filter(mailbox=mailbox).select_related("message", "outgoing")
     if not include_skipped:
         rows = rows.filter(state__in=REPLY_STATES)
     return rows.order_by("-decided_at", "-pk")
@@ -86,6 +114,7 @@ def decision_row(decision: ReplyDecision, *, show_content: bool) -> dict[str, An
         else decision.reason,
         "sent_at": decision.sent_at,
         "error_code": decision.error_code,
+        "error_label": failure_text(decision),
     }
 
 
@@ -111,6 +140,7 @@ def mailbox_auto_reply(request: HttpRequest, pk: int) -> HttpResponse:
     example_subject = _("Question about my policy")
     subject = form["subject"].value() or ""
     body = form["body_html"].value() or ""
+    font = font_of(mailbox)
     return render(
         request,
         "mailboxes/auto_reply.html",
@@ -122,8 +152,9 @@ def mailbox_auto_reply(request: HttpRequest, pk: int) -> HttpResponse:
             "active": config.is_active(timezone.now()),
             "example_subject": example_subject,
             "preview_subject": reply_subject(subject, example_subject),
-            "preview_document": preview_document(actions.clean_body(body)),
-            "font": PREVIEW_FONT,
+            "preview_document": preview_document(mailbox, actions.clean_body(body), font),
+            "font": editor_font(font),
+            "signature_html": signature_block(mailbox),
             "rows": [decision_row(d, show_content=show_content) for d in page],
             "page": page,
             "include_skipped": include_skipped,

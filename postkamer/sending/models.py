@@ -72,6 +72,8 @@ class OutgoingMessage(models.Model):
         REPLY = "reply", _("reply")
         REPLY_ALL = "reply_all", _("reply to all")
         FORWARD = "forward", _("forward")
+        # Written by the system (``author`` None), never opened as a draft.
+        AUTO_REPLY = "auto_reply", _("automatic reply")
 
     class Append(models.TextChoices):
         NONE = "", _("no sent folder")

@@ -1,4 +1,5 @@
-"""Two workers at the same moment never send a sender two replies.
+"""Two workers at the same moment never send a sender two replies: not when they
+judge the same mail, and not when they send it.
 
 These tests use real transactions in several threads, each with its own database
 connection: on PostgreSQL the second claim waits for the first transaction's row
@@ -19,6 +20,8 @@ from postkamer.autoreply import evaluate, receivers
 from postkamer.autoreply.models import ReplyDecision, ReplyMemory, State
 from postkamer.messages.models import Message
 from postkamer.messages.signals import messages_stored
+from postkamer.sending import engine as send_engine
+from postkamer.sending.models import OutgoingMessage
 from tests.autoreply.conftest import mail
 
 
@@ -115,7 +118,7 @@ def test_an_old_memory_row_is_renewed_by_one_of_two_concurrent_claims(office):
     assert ReplyMemory.objects.get(mailbox_id=mailbox_id).last_replied_at == now
 
 
-def test_a_second_worker_judging_the_same_mail_at_the_same_time_sends_no_extra_reply(
+def test_a_second_worker_judging_and_sending_the_same_mail_at_the_same_time_sends_no_extra_reply(
     live_reply_box,
 ):
     box = live_reply_box
@@ -136,23 +139,34 @@ def test_a_second_worker_judging_the_same_mail_at_the_same_time_sends_no_extra_r
     for round_ in range(3):
         ReplyDecision.objects.filter(mailbox=box.mailbox).delete()
         ReplyMemory.objects.filter(mailbox=box.mailbox).delete()
+        before = len(box.smtp.messages)
         errors: list[BaseException] = []
         start = threading.Barrier(2)
-        # One worker judges in arrival order, the other backwards: they meet.
+        # One worker judges in arrival order, the other backwards: they meet. Each
+        # hands its replies off (and, on commit, runs the send task, as Huey runs
+        # it inline here), then works through every message of the mailbox as a
+        # sending worker would: the two meet there too.
         orders = [ids, list(reversed(ids))]
 
-        def judge(order: list[int]) -> None:
+        def work(order: list[int]) -> None:
             start.wait(10)
             evaluate.evaluate_messages(box.mailbox.pk, order)
+            outgoing = OutgoingMessage.objects.filter(mailbox=box.mailbox).values_list(
+                "pk", flat=True
+            )
+            for pk in outgoing:
+                send_engine.run(pk)
 
-        threads = [_in_thread(lambda order=order: judge(order), errors) for order in orders]
+        threads = [_in_thread(lambda order=order: work(order), errors) for order in orders]
         for thread in threads:
-            thread.join(30)
+            thread.join(60)
         assert not errors, errors
         decisions = ReplyDecision.objects.filter(mailbox=box.mailbox)
         assert decisions.count() == 4, round_
-        pending = sorted(decisions.filter(state=State.PENDING).values_list("recipient", flat=True))
-        assert pending == ["anna@klant.test", "bram@klant.test"], round_
+        sent = sorted(decisions.filter(state=State.SENT).values_list("recipient", flat=True))
+        assert sent == ["anna@klant.test", "bram@klant.test"], round_
+        received = list(box.smtp.messages)[before:]
+        assert sorted(r for m in received for r in m.rcpt_tos) == sent, round_
 
 
 def test_the_hook_runs_after_a_real_commit(live_reply_box):
@@ -160,4 +174,6 @@ def test_the_hook_runs_after_a_real_commit(live_reply_box):
     box.switch_on()
     box.send(mail("Na de commit", sender="anna@klant.test", to=box.address), "anna@klant.test")
     box.fetch()
-    assert box.decisions()["Na de commit"].state == State.PENDING
+    assert box.decisions()["Na de commit"].state == State.SENT
+    [reply] = box.replies_to("anna@klant.test")
+    assert reply.mail_from == ""

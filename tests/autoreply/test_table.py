@@ -1,21 +1,28 @@
-"""Which inbound messages get an automatic reply, end to end.
+"""Which inbound messages get an automatic reply, end to end, and what it looks like.
 
 Every case is delivered into the real Dovecot (over LMTP, so Dovecot records the
 envelope sender as Return-Path, as a real mail server does; IMAP APPEND where a
-case needs another folder or no Return-Path), fetched by the real fetcher, and
-judged by the hook the fetch's commit sets off. The table says, per rule, which
-messages get a reply ready to send and which reason the others get.
+case needs another folder or no Return-Path), fetched by the real fetcher, judged
+by the hook the fetch's commit sets off, and the replies are sent by the real
+sending worker to the real SMTP server on loopback, which keeps what it took. The
+table says, per rule, which messages get a reply and which reason the others get;
+the test then reads the replies as the SMTP server received them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from email.headerregistry import Address
 
 import pytest
 
-from postkamer.autoreply import compose
 from postkamer.autoreply.models import ReplyDecision, State
-from tests.autoreply.conftest import BODY, mail
+from postkamer.autoreply.views import preview_document
+from postkamer.messages.models import Message
+from postkamer.sending import actions as sending
+from postkamer.sending.actions import font_of
+from postkamer.sending.models import OutgoingMessage
+from tests.autoreply.conftest import BODY, mail, parse
 
 REPLY = "reply"
 NEVER_JUDGED = "never judged"
@@ -204,8 +211,23 @@ def test_the_table_has_at_least_twenty_cases_and_unique_names():
     assert len({case.name for case in CASES}) == len(CASES)
 
 
-def test_exactly_the_expected_messages_get_a_reply(reply_box):
+SIGNATURE = "<p>Met vriendelijke groet,<br>Kantoor Jansen</p>"
+
+
+def _ids(raw: bytes) -> str | None:
+    return parse(raw)["Message-ID"]
+
+
+def test_exactly_the_expected_messages_get_a_reply_with_the_right_headers(reply_box):
     box = reply_box
+    sending.do_set_template(
+        box.mailbox,
+        actor=None,
+        font_family="Georgia",
+        font_size=12,
+        font_color="#112233",
+        signature_html=SIGNATURE,
+    )
     box.switch_on()
     local, _, domain = box.address.partition("@")
     fill = {"{box}": box.address, "{plus}": f"{local}+offerte@{domain}", "{user}": box.email}
@@ -217,6 +239,7 @@ def test_exactly_the_expected_messages_get_a_reply(reply_box):
             text = text.replace(key, value)
         return text
 
+    message_ids = {}
     for case in CASES:
         envelope = filled(case.envelope)
         raw = mail(
@@ -228,6 +251,7 @@ def test_exactly_the_expected_messages_get_a_reply(reply_box):
             content_type=case.content_type,
             body=case.body,
         )
+        message_ids[case.name] = _ids(raw)
         if case.delivery == LMTP:
             box.send(raw, envelope)
         else:
@@ -240,31 +264,75 @@ def test_exactly_the_expected_messages_get_a_reply(reply_box):
         decision = decisions.get(case.name)
         if decision is None:
             outcome[case.name] = NEVER_JUDGED
-        elif decision.state == State.PENDING:
+        elif decision.state == State.SENT:
             outcome[case.name] = REPLY
         else:
-            assert decision.state == State.SKIPPED, case.name
+            assert decision.state == State.SKIPPED, (case.name, decision.state)
             outcome[case.name] = decision.reason
     assert outcome == {case.name: case.expect for case in CASES}
 
-    # The replies: to the envelope sender, in the mailbox's words, threaded to
-    # the original, marked automatic, without attachments and without retries.
+    # Exactly these replies reached the SMTP server, one per answered message.
     replies = [case for case in CASES if case.expect == REPLY]
+    received = box.received()
+    assert sorted(m.rcpt_tos for m in received) == sorted(
+        (filled(case.envelope),) for case in replies
+    )
+    font = "font-family: Georgia, &#x27;Times New Roman&#x27;, serif; font-size: 12pt"
     for case in replies:
+        recipient = filled(case.envelope)
         decision = decisions[case.name]
-        assert decision.recipient == filled(case.envelope), case.name
-        assert decision.subject == f"Automatisch antwoord: {case.name}"
-        assert decision.body_html == BODY
-        arguments = compose.queue_arguments(decision)
-        assert arguments["to"] == [filled(case.envelope)]
-        assert arguments["reply_to"] == decision.message
-        assert arguments["extra_headers"]["Auto-Submitted"] == "auto-replied"
-        assert arguments["attachments"] == ()
-        assert arguments["null_sender"] is True and arguments["retry"] is False
+        [reply] = box.replies_to(recipient)
+        # The null envelope sender: bounces of an automatic reply go nowhere.
+        assert reply.mail_from == "", case.name
+        msg = parse(reply.raw)
+        # To the envelope sender (Return-Path), never to Reply-To or From.
+        assert [str(a.addr_spec) for a in msg["To"].addresses] == [recipient], case.name
+        assert msg["From"].addresses == (Address("Kantoor Jansen", addr_spec=box.address),)
+        subject = f"Automatisch antwoord: {case.name}"
+        # A long subject is folded right after "Subject:"; unfolding leaves a space.
+        assert msg["Subject"].lstrip() == subject
+        assert msg["Auto-Submitted"] == "auto-replied"
+        assert msg["X-Auto-Response-Suppress"] == "All"
+        original = message_ids[case.name]
+        if original is None:
+            assert "In-Reply-To" not in msg and "References" not in msg, case.name
+        else:
+            assert (msg["In-Reply-To"], msg["References"]) == (original, original), case.name
+        # No attachments: just the text and the HTML alternative.
+        assert msg.get_content_type() == "multipart/alternative", case.name
+        assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
+        html = msg.get_body(("html",)).get_content()
+        assert font in html and "color: #112233" in html
+        assert "Ons kantoor is gesloten" in html and "Kantoor Jansen</p>" in html
+        assert "Met vriendelijke groet" in msg.get_body(("plain",)).get_content()
+        # The tab's preview is this very HTML (the mail has CRLF line ends).
+        assert html.replace("\r\n", "\n") == preview_document(
+            box.mailbox, BODY, font_of(box.mailbox)
+        )
+        # Stored under Verzonden like any sent mail, and recorded as sent.
+        outgoing = decision.outgoing
+        assert outgoing.kind == OutgoingMessage.Kind.AUTO_REPLY and outgoing.author is None
+        assert (outgoing.null_sender, outgoing.retry) == (True, False)
+        copy = outgoing.sent_message
+        assert copy.folder == "sent" and copy.subject == subject
+        assert copy.message_id.strip("<>") == msg["Message-ID"].strip("<>")
+        assert decision.body_html == f"{BODY}<br><div>{SIGNATURE}</div>"
+        assert decision.sent_at is not None and decision.error_code == ""
     assert decisions["a message with an attachment gets a reply without it"].message.has_attachments
-    assert ReplyDecision.objects.filter(mailbox=box.mailbox, state=State.PENDING).count() == len(
+    # Verzonden: the replies, and the one message of the table delivered there.
+    sent = Message.objects.filter(mailbox=box.mailbox, folder="sent")
+    assert sent.count() == len(replies) + 1
+    in_sent = [parse(raw) for raw in box.sent_folder()]
+    assert sorted(m["Subject"].lstrip() for m in in_sent if m["Auto-Submitted"]) == sorted(
+        f"Automatisch antwoord: {case.name}" for case in replies
+    )
+    assert ReplyDecision.objects.filter(mailbox=box.mailbox, state=State.SENT).count() == len(
         replies
     )
+    # Fetching again (the Sent folder included) changes nothing and sends nothing.
+    box.fetch()
+    assert sent.count() == len(replies) + 1
+    assert len(box.received()) == len(replies)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

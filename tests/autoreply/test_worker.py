@@ -1,5 +1,6 @@
 """The automatic reply on the real background path: a ``postkamer worker`` process
-fetches the mail, and the judgement it queues on commit runs from Huey too."""
+fetches the mail, the judgement it queues on commit runs from Huey too, and so does
+the send task the judgement queues; the reply reaches the test SMTP server."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ from postkamer.mailboxes.models import Mailbox
 admin, _ = bootstrap("Vakantie BV", "compleet", "beheer@vakantie.test", "x-Geheim-123")
 box = Mailbox(tenant=admin.tenant, name="Info", sender_address="{email}", imap_host="127.0.0.1",
               imap_port={port}, imap_security="starttls", imap_username="{email}",
-              smtp_host="127.0.0.1", interval_minutes=None)
+              smtp_host="127.0.0.1", smtp_port={smtp_port}, smtp_security="starttls",
+              sent_folder="Sent", interval_minutes=None)
 box.imap_password = "{password}"
 box.save()
 do_save_auto_reply(box, admin, {{"enabled": True, "subject": "Afwezig: {{original subject}}",
@@ -55,12 +57,20 @@ print(sorted((d.recipient, d.state, d.reason, d.subject) for d in ReplyDecision.
 
 
 @pytest.mark.parametrize("redis", [False, True], ids=["huey-sqlite", "huey-redis"])
-def test_a_worker_fetches_and_decides_the_replies(tmp_path, dovecot, redis):
+def test_a_worker_fetches_decides_and_sends_the_replies(tmp_path, dovecot, smtp_servers, redis):
     if redis and not _redis_up():
         pytest.skip("no Redis on 127.0.0.1:6379")
     email, password = dovecot.new_user()
+    smtp_servers.users[email] = password
+    first = len(smtp_servers.messages)
     env = _env(tmp_path, dovecot, redis)
-    box_id = _python(SETUP.format(email=email, password=password, port=dovecot.imap_port), env)
+    setup = SETUP.format(
+        email=email,
+        password=password,
+        port=dovecot.imap_port,
+        smtp_port=smtp_servers.starttls_port,
+    )
+    box_id = _python(setup, env)
     for n, sender in enumerate(("anna@klant.test", "anna@klant.test", "noreply@bank.test")):
         raw = f"From: {sender}\r\nTo: {email}\r\nSubject: Vraag {n}\r\n\r\nHallo\r\n".encode()
         dovecot.deliver_lmtp(email, raw, sender)
@@ -75,7 +85,7 @@ def test_a_worker_fetches_and_decides_the_replies(tmp_path, dovecot, redis):
     )
     expected = str(
         [
-            ("anna@klant.test", "pending", "", "Afwezig: Vraag 0"),
+            ("anna@klant.test", "sent", "", "Afwezig: Vraag 0"),
             ("anna@klant.test", "skipped", "recently_replied", ""),
             ("noreply@bank.test", "skipped", "system_sender", ""),
         ]
@@ -89,6 +99,9 @@ def test_a_worker_fetches_and_decides_the_replies(tmp_path, dovecot, redis):
                 break
             time.sleep(0.5)
         assert state == expected
+        [reply] = list(smtp_servers.messages)[first:]
+        assert (reply.mail_from, reply.rcpt_tos) == ("", ("anna@klant.test",))
+        assert b"Auto-Submitted: auto-replied" in reply.raw
     finally:
         worker.send_signal(2)  # SIGINT: Huey's graceful stop
         try:

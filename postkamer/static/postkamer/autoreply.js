@@ -7,11 +7,14 @@ function escapeAttribute(text) {
   return text.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;");
 }
 
-// The same document the server puts in the preview frame. The frame is sandboxed
-// without scripts, so whatever the editor holds cannot run there.
-function previewDocument(html, font) {
-  const style = `font-family: ${font.family}; font-size: ${font.size}; color: ${font.color}; margin: 8px;`;
-  return `<!doctype html><meta charset="utf-8"><body style="${escapeAttribute(style)}">${html}</body>`;
+// The same document the server puts in the preview frame and sends (mail/outgoing.py
+// wrap_html, with the signature as sending/compose.py with_signature adds it). The
+// frame is sandboxed without scripts, so whatever the editor holds cannot run there.
+function previewDocument(html, font, signature) {
+  const style = `font-family: ${font.family}; font-size: ${font.size}; color: ${font.color};`;
+  const body = signature ? `${html}<br>${signature}` : html;
+  return `<!DOCTYPE html>\n<html><head><meta charset="utf-8"></head>\n` +
+    `<body><div style="${escapeAttribute(style)}">${body}</div></body></html>\n`;
 }
 
 function setUpAutoReply(form) {
@@ -27,6 +30,7 @@ function setUpAutoReply(form) {
     size: editor.dataset.fontSize,
     color: editor.dataset.fontColor,
   };
+  const signature = editor.dataset.signature || "";
   const placeholder = form.dataset.placeholder;
   const example = form.dataset.exampleSubject;
 
@@ -44,7 +48,7 @@ function setUpAutoReply(form) {
 
   const updateBody = () => {
     textarea.value = editor.innerHTML;
-    if (previewBody) previewBody.srcdoc = previewDocument(editor.innerHTML, font);
+    if (previewBody) previewBody.srcdoc = previewDocument(editor.innerHTML, font, signature);
   };
   const updateSubject = () => {
     if (previewSubject && subject) {
