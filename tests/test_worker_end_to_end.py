@@ -34,7 +34,7 @@ box.save()
 from django.db import transaction
 with transaction.atomic():
     run = request_fetch(box)
-print(run.pk)
+print(run.pk, box.pk)
 """
 
 CHECK = """
@@ -82,7 +82,7 @@ def test_a_worker_process_runs_the_queued_fetch(tmp_path, dovecot, redis):
     if redis:
         _python("import redis; redis.Redis.from_url('redis://127.0.0.1:6379/14').flushdb()", env)
     setup = SETUP.format(email=email, password=password, port=dovecot.imap_port)
-    run_id = _python(setup, env)
+    run_id, box_id = _python(setup, env).split()
 
     worker = subprocess.Popen(
         [sys.executable, "-m", "postkamer.cli", "worker"],
@@ -106,3 +106,8 @@ def test_a_worker_process_runs_the_queued_fetch(tmp_path, dovecot, redis):
             worker.wait(timeout=20)
         except subprocess.TimeoutExpired:
             worker.kill()
+    # The log says what happened: the fetch, not the empty periodic dispatch
+    # (which ran when the worker started).
+    log = worker.stderr.read()
+    assert f"fetched mailbox {box_id} (run {run_id}): 3 new" in log, log
+    assert "periodic task" not in log and "dispatch_due_fetches:" not in log, log
