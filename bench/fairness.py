@@ -79,8 +79,15 @@ print(json.dumps(out))
 
 
 def _python(code: str, env: dict[str, str]) -> str:
+    # Run from the code's own directory: ``python -c`` puts the working directory
+    # first on the path, before PYTHONPATH.
     result = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=env.get("PYTHONPATH"),
     )
     if result.returncode != 0:
         raise RuntimeError(result.stderr)
@@ -127,6 +134,7 @@ def run_scenario(
         worker = subprocess.Popen(
             [sys.executable, "-m", "postkamer.cli", "worker"],
             env=env,
+            cwd=env.get("PYTHONPATH"),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,

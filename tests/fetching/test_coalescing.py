@@ -122,3 +122,30 @@ def test_requests_at_the_same_moment_open_one_run():
         thread.join(30)
     assert len(runs) == 6 and len(set(runs)) == 1
     assert queue.open_run(mailbox).pk == runs[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_fetch_command_waits_for_the_run_the_worker_has(capsys):
+    mailbox = factories.mailbox(factories.tenant(), name="Hypotheken")
+    run = request_fetch(mailbox, enqueue=False)
+    # A worker has taken the run and holds the mailbox; it finishes in a moment.
+    FetchRun.objects.filter(pk=run.pk).update(started_at=timezone.now())
+    token = engine.claim(mailbox.pk)
+
+    def worker_finishes() -> None:
+        try:
+            FetchRun.objects.filter(pk=run.pk).update(
+                finished_at=timezone.now(), ok=True, new_messages=2
+            )
+            engine.release(mailbox.pk, token)
+        finally:
+            connection.close()
+
+    timer = threading.Timer(1.0, worker_finishes)
+    timer.start()
+    call_command("fetch", str(mailbox.pk))
+    timer.join()
+    out = capsys.readouterr()
+    assert "Wachten op de ophaalactie die al loopt" in out.err
+    assert "Hypotheken: 2 nieuwe berichten" in out.out
+    assert FetchRun.objects.filter(mailbox=mailbox).count() == 1
