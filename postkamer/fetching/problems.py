@@ -60,16 +60,23 @@ def from_exception(exc: BaseException) -> tuple[str, Params]:
     return INTERNAL_ERROR, {}
 
 
-def _mail_error(code: str, params: Params) -> errors.MailError | None:
-    # describe_error works on an exception; find the class that has this code.
+def _mail_error_classes() -> list[type[errors.MailError]]:
+    found: list[type[errors.MailError]] = []
     todo: list[type[errors.MailError]] = [errors.MailError]
     while todo:
         cls = todo.pop()
+        found.append(cls)
+        todo.extend(cls.__subclasses__())
+    return found
+
+
+def _mail_error(code: str, params: Params) -> errors.MailError | None:
+    # describe_error works on an exception; make one of the class with this code.
+    for cls in _mail_error_classes():
         if cls.code == code:
             if cls is errors.FolderMissing:
                 return errors.FolderMissing(str(params.get("folder") or ""))
             return cls()
-        todo.extend(cls.__subclasses__())
     return None
 
 
@@ -146,7 +153,7 @@ def recognise(text: str) -> tuple[str, Params]:
                 return errors.FolderMissing.code, {
                     "folder": text[len(before) : len(text) - len(after)]
                 }
-            codes = [*CODES, *_mail_codes()]
+            codes = [*CODES, *(cls.code for cls in _mail_error_classes())]
             for code in codes:
                 if (
                     code not in (LEGACY, TOO_MANY_ERRORS, MAILBOX_DISABLED)
@@ -154,12 +161,3 @@ def recognise(text: str) -> tuple[str, Params]:
                 ):
                     return code, {}
     return LEGACY, {"text": text}
-
-
-def _mail_codes() -> list[str]:
-    found, todo = [], [errors.MailError]
-    while todo:
-        cls = todo.pop()
-        found.append(cls.code)
-        todo.extend(cls.__subclasses__())
-    return found
