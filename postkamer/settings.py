@@ -194,6 +194,11 @@ SPECTACULAR_SETTINGS = {
 }
 
 HUEY = envconf.huey(DATA_DIR)
+# Fetches of one office running at once, across all workers: one office's slow
+# mailboxes must not take every worker thread (default: half this worker's threads).
+POSTKAMER_TENANT_FETCHES = max(
+    1, envconf.integer("POSTKAMER_TENANT_FETCHES", default=HUEY["consumer"]["workers"] // 2)
+)
 
 # Mail connections (SPEC §6).
 POSTKAMER_CA_FILE = os.environ.get("POSTKAMER_CA_FILE") or None

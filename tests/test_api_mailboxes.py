@@ -189,13 +189,14 @@ def test_sync_since_defaults_to_now_and_changes_only_by_repair(api, office):
 def test_choosing_an_interval_again_re_enables_a_disabled_mailbox(api, office):
     box = office.mailbox
     box.interval_minutes = None
-    box.disabled_reason = "Na 5 fouten uitgeschakeld"
+    box.disabled_code = "too_many_errors"
+    box.disabled_params = {"count": 5, "error": {"code": "timeout", "params": {}}}
     box.error_count = 5
     box.save()
     api.force_authenticate(office.manager)
     api.patch(f"/api/v1/mailboxes/{box.pk}/", {"interval_minutes": 15}, format="json")
     box.refresh_from_db()
-    assert box.disabled_reason == "" and box.error_count == 0 and box.interval_minutes == 15
+    assert box.disabled_code == "" and box.error_count == 0 and box.interval_minutes == 15
 
 
 def test_openapi_schema_is_served(api, office):

@@ -244,12 +244,12 @@ def test_a_run_skipped_because_another_fetch_was_running_is_no_error(api, office
         finished_at=timezone.now(),
         ok=None,
         error_code="busy",
-        error="Er liep nog een andere ophaalronde.",
     )
     api.force_authenticate(office.advisor)
     body = api.get(f"/api/v1/fetch-runs/{run.pk}/").json()
     assert body["state"] == "skipped"
-    assert body["summary"] == "Er liep nog een andere ophaalronde."
+    skipped = "Er liep al een andere ophaalactie voor deze mailbox; deze is overgeslagen."
+    assert body["summary"] == skipped and body["error"] == skipped
 
 
 def test_the_schema_describes_the_new_endpoints(api, office):

@@ -99,6 +99,10 @@ def test_owner_sets_up_a_mailbox_presses_fetch_and_sees_the_new_mail(
 def test_wrong_password_disables_the_mailbox_after_max_errors_and_tells_the_owner(
     page, live_server, browser_env, imap_user
 ):
+    from postkamer.fetching import engine
+    from postkamer.fetching.models import FetchRun
+    from postkamer.fetching.queue import request_fetch
+
     dovecot = browser_env
     email, _password = imap_user
     tenant = factories.tenant("Kantoor Fout")
@@ -116,13 +120,21 @@ def test_wrong_password_disables_the_mailbox_after_max_errors_and_tells_the_owne
     login(page, live_server, owner)
     page.goto(f"{live_server.url}/email/?mailbox={mailbox.pk}")
     status = page.locator(".fetch-status")
-    for _ in range(2):
+    for _ in range(3):
         page.click("text=E-mail ophalen")
         status.filter(has_text="Ophalen mislukt").wait_for()
         expect(page.locator("form.fetch-form button")).to_be_enabled()
 
     assert "wachtwoord" in status.inner_text()
     assert "error" in (status.get_attribute("class") or "")
+    # Pressing the button against a broken server never switches the mailbox off.
+    mailbox.refresh_from_db()
+    assert mailbox.interval_minutes == 5 and not mailbox.is_disabled
+    # Two scheduled fetches fail: now it is switched off.
+    for _ in range(2):
+        run = request_fetch(mailbox, trigger=FetchRun.Trigger.INTERVAL, enqueue=False)
+        engine.run_queued(run.pk)
+    page.reload()
     page.locator(".mailbox-view .notice.error").wait_for()
 
     mailbox.refresh_from_db()

@@ -131,7 +131,7 @@ def test_status_line_shows_the_last_result_or_its_error_in_red(client, office):
         trigger="interval",
         finished_at=at,
         ok=False,
-        error="De gebruikersnaam of het wachtwoord klopt niet.",
+        error_code="auth_failed",
     )
     html = client.get("/email/").content.decode()
     assert 'class="fetch-status error"' in html
@@ -140,12 +140,13 @@ def test_status_line_shows_the_last_result_or_its_error_in_red(client, office):
 
 def test_a_disabled_mailbox_shows_its_reason_in_red(client, office):
     Mailbox.objects.filter(pk=office.mailbox.pk).update(
-        disabled_reason="Uitgeschakeld na 5 fouten: wachtwoord klopt niet."
+        disabled_code="too_many_errors",
+        disabled_params={"count": 5, "error": {"code": "auth_failed", "params": {}}},
     )
     client.force_login(office.advisor)
     html = client.get("/email/").content.decode()
     assert 'class="notice error"' in html
-    assert "Uitgeschakeld na 5 fouten: wachtwoord klopt niet." in html
+    assert "na 5 mislukte pogingen: De gebruikersnaam of het wachtwoord klopt niet." in html
 
 
 def test_repair_section_queues_a_repair_fetch_in_amsterdam_time(client, office):

@@ -126,12 +126,13 @@ def test_deleting_asks_first_and_then_deletes(client, office):
 
 
 def test_disabled_mailbox_is_shown_in_red_with_its_reason(client, office):
-    office.mailbox.disabled_reason = "Na 5 mislukte pogingen uitgeschakeld"
+    office.mailbox.disabled_code = "too_many_errors"
+    office.mailbox.disabled_params = {"count": 5, "error": {"code": "timeout", "params": {}}}
     office.mailbox.interval_minutes = None
     office.mailbox.save()
     client.force_login(office.manager)
     page = client.get("/beheer/e-mailmanager/").content.decode()
-    assert 'class="disabled"' in page and "Na 5 mislukte pogingen uitgeschakeld" in page
+    assert 'class="disabled"' in page and "uitgeschakeld na 5 mislukte pogingen" in page
 
 
 def test_three_mistakes_on_the_page_are_named_together_once_each(client, office):

@@ -36,7 +36,7 @@ box.save()
 from django.db import transaction
 with transaction.atomic():
     run = request_fetch(box)
-print(run.pk)
+print(run.pk, box.pk)
 """
 
 CHECK = """
@@ -85,7 +85,7 @@ def test_a_worker_process_runs_the_queued_fetch(tmp_path, dovecot, redis):
         )
     env = _env(tmp_path, dovecot, redis)
     setup = SETUP.format(email=email, password=password, port=dovecot.imap_port)
-    run_id = _python(setup, env)
+    run_id, box_id = _python(setup, env).split()
 
     worker = subprocess.Popen(
         [sys.executable, "-m", "postkamer.cli", "worker"],
@@ -109,3 +109,8 @@ def test_a_worker_process_runs_the_queued_fetch(tmp_path, dovecot, redis):
             worker.wait(timeout=20)
         except subprocess.TimeoutExpired:
             worker.kill()
+    # The log says what happened: the fetch, not the empty periodic dispatch
+    # (which ran when the worker started).
+    log = worker.stderr.read()
+    assert f"fetched mailbox {box_id} (run {run_id}): 3 new" in log, log
+    assert "periodic task" not in log and "dispatch_due_fetches:" not in log, log

@@ -220,7 +220,10 @@ class Notification(models.Model):
         "mailboxes.Mailbox", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
     kind = models.CharField(max_length=40)
-    text = models.TextField()
+    # Made into words when shown, in the reader's language (accounts.notifications);
+    # ``text`` only holds what older notifications were stored as.
+    params = models.JSONField(default=dict, blank=True)
+    text = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(null=True, blank=True)
 

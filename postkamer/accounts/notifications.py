@@ -12,6 +12,17 @@ from postkamer.accounts.models import Notification, User
 LIST_SIZE = 100
 
 
+def message(notification: Notification) -> str:
+    """The notification in the active language: made from its kind and parameters
+    (the fetch engine's are described by ``postkamer.fetching.problems``), or the
+    text older notifications were stored with."""
+    if notification.params:
+        from postkamer.fetching.problems import describe
+
+        return describe(notification.kind, notification.params)
+    return notification.text
+
+
 def unread_count(user: User) -> int:
     return Notification.objects.filter(user=user, read_at__isnull=True).count()
 
@@ -24,6 +35,8 @@ def notification_list(request: HttpRequest) -> HttpResponse:
         .select_related("mailbox")
         .order_by("-created_at", "-pk")[:LIST_SIZE]
     )
+    for notification in notifications:
+        notification.message = message(notification)  # type: ignore[attr-defined]
     unread = [n.pk for n in notifications if n.read_at is None]
     if unread:
         Notification.objects.filter(pk__in=unread).update(read_at=timezone.now())

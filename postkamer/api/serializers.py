@@ -14,12 +14,16 @@ from postkamer.mailboxes import actions, audit
 from postkamer.mailboxes.models import SETTINGS_FIELDS, Mailbox, MailboxAuditEntry
 from postkamer.mailboxes.validation import mailbox_errors
 
+# ``last_error`` and ``disabled_reason`` are made in the caller's language from the
+# stored codes (``last_error_code``, ``disabled_code``).
 STATUS_FIELDS = [
     "error_count",
     "last_error",
+    "last_error_code",
     "last_error_at",
     "last_fetch_at",
     "disabled_reason",
+    "disabled_code",
 ]
 
 

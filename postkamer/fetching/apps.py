@@ -7,10 +7,12 @@ class FetchingConfig(AppConfig):
     verbose_name = "Fetching"
 
     def ready(self) -> None:
-        # The repair section on the mailbox page (mailboxes must not import fetching).
+        from postkamer.fetching import logs
         from postkamer.fetching.views import repair_section
         from postkamer.mailboxes import extensions
 
+        # The repair section on the mailbox page (mailboxes must not import fetching).
         extensions.add_page_section(
             extensions.PageSection("fetching/_repair_section.html", repair_section)
         )
+        logs.install()

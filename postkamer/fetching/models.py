@@ -33,7 +33,12 @@ class FolderState(models.Model):
 
 
 class FetchRun(models.Model):
-    """One fetch of one mailbox: shown in the UI as "last fetched … found N"."""
+    """One fetch of one mailbox: shown in the UI as "last fetched … found N".
+
+    A mailbox has at most one open (unfinished) run: asking again returns it
+    (``postkamer.fetching.queue``). Why a run failed or was skipped is kept as
+    ``error_code`` and ``error_params``, put into words when shown
+    (``postkamer.fetching.problems``)."""
 
     class Trigger(models.TextChoices):
         INTERVAL = "interval"
@@ -52,11 +57,25 @@ class FetchRun(models.Model):
     ok = models.BooleanField(null=True)
     new_messages = models.PositiveIntegerField(default=0)
     error_code = models.CharField(max_length=40, blank=True)
-    error = models.TextField(blank=True)
+    error_params = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-queued_at", "-pk"]
         indexes = [models.Index(fields=["mailbox", "-queued_at"], name="fetchrun_recent_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["mailbox"],
+                condition=models.Q(finished_at__isnull=True),
+                name="fetchrun_one_open_per_mailbox",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"fetch {self.pk} of mailbox {self.mailbox_id}"
+
+    @property
+    def error(self) -> str:
+        """Why the run failed or was skipped, in the active language ("" if not)."""
+        from postkamer.fetching.problems import describe
+
+        return describe(self.error_code, self.error_params)

@@ -1,29 +1,108 @@
-"""Asking for a fetch: the one entry point for the fetch button, the API and the CLI."""
+"""Asking for a fetch: the one entry point for the fetch button, the API, the
+schedule, repair synchronisation and the ``postkamer fetch`` command.
+
+A mailbox has at most one open run (queued or running): asking again while one is
+open returns that run, so 300 presses of the button queue one fetch, and the
+command line waits for the run the worker already has. A database constraint
+keeps it so across processes. An open run whose worker is gone (queued far too
+long, or running without a lease on its mailbox) is closed as ``abandoned`` when
+someone asks again, so a lost task never blocks the mailbox.
+"""
 
 from __future__ import annotations
 
-from django.db import transaction
+import datetime as dt
+import logging
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from postkamer.accounts.models import User
+from postkamer.fetching import lease, problems
 from postkamer.fetching.models import FetchRun
 from postkamer.mailboxes.models import Mailbox
+
+log = logging.getLogger(__name__)
 
 # Huey runs higher numbers first: a person waiting beats the periodic schedule.
 BUTTON_PRIORITY = 100
 INTERVAL_PRIORITY = 0
 
+#: A queued run that has not started after this long lost its task.
+STALE_QUEUED = dt.timedelta(minutes=30)
+#: A run that started this long ago and whose mailbox has no lease lost its worker.
+STALE_RUNNING = dt.timedelta(minutes=1)
+#: How long a run waits when its office already runs its share of fetches.
+DEFER_SECONDS = 3
+
+
+def priority(run: FetchRun) -> int:
+    """The Huey priority of ``run``'s task."""
+    return INTERVAL_PRIORITY if run.trigger == FetchRun.Trigger.INTERVAL else BUTTON_PRIORITY
+
+
+def is_stale(run: FetchRun, now: dt.datetime | None = None) -> bool:
+    """Return True when open ``run`` will never finish by itself (see the module
+    docstring)."""
+    now = now or timezone.now()
+    if run.finished_at is not None:
+        return False
+    if run.started_at is None:
+        return run.queued_at < now - STALE_QUEUED
+    return run.started_at < now - STALE_RUNNING and not lease.holds(run.mailbox_id)
+
+
+def abandon(run: FetchRun) -> bool:
+    """Close open ``run`` as abandoned; returns False when it had finished meanwhile."""
+    return bool(
+        FetchRun.objects.filter(pk=run.pk, finished_at__isnull=True).update(
+            finished_at=timezone.now(), ok=False, error_code=problems.ABANDONED, error_params={}
+        )
+    )
+
+
+def open_run(mailbox: Mailbox) -> FetchRun | None:
+    """The queued or running run of ``mailbox``, or None."""
+    return FetchRun.objects.filter(mailbox=mailbox, finished_at__isnull=True).first()
+
 
 def request_fetch(
-    mailbox: Mailbox, *, user: User | None = None, trigger: str = FetchRun.Trigger.BUTTON
+    mailbox: Mailbox,
+    *,
+    user: User | None = None,
+    trigger: str = FetchRun.Trigger.BUTTON,
+    enqueue: bool = True,
 ) -> FetchRun:
-    """Record a queued fetch of ``mailbox`` and enqueue it once the transaction commits.
+    """Return the open run of ``mailbox``, or record a new queued run and (with
+    ``enqueue``) hand it to the worker once the transaction commits.
 
-    Returns the FetchRun, which the UI polls to show when the fetch finished and
-    what it found.
+    The UI and the API poll the returned run to show when the fetch finished and
+    what it found. ``enqueue=False`` is for a caller that runs it itself
+    (``postkamer fetch``).
     """
+    for _attempt in range(5):
+        current = open_run(mailbox)
+        if current is not None:
+            if not is_stale(current):
+                return current
+            if abandon(current):
+                log.warning("fetch run %s of mailbox %s was abandoned", current.pk, mailbox.pk)
+            continue
+        try:
+            # A savepoint: losing the race to another request must not spoil the
+            # caller's transaction.
+            with transaction.atomic():
+                run = FetchRun.objects.create(mailbox=mailbox, trigger=trigger, requested_by=user)
+        except IntegrityError:
+            continue  # someone else opened a run just now; the next look finds it
+        if enqueue:
+            transaction.on_commit(lambda new=run: schedule(new))
+        return run
+    raise RuntimeError(f"could not open a fetch run for mailbox {mailbox.pk}")
+
+
+def schedule(run: FetchRun, delay: float = 0) -> None:
+    """Hand ``run`` to the worker (after ``delay`` seconds)."""
     from postkamer.fetching import tasks
 
-    run = FetchRun.objects.create(mailbox=mailbox, trigger=trigger, requested_by=user)
-    priority = BUTTON_PRIORITY if trigger == FetchRun.Trigger.BUTTON else INTERVAL_PRIORITY
-    transaction.on_commit(lambda: tasks.fetch_task.schedule((run.pk,), delay=0, priority=priority))
-    return run
+    tasks.fetch_task.schedule((run.pk,), delay=delay, priority=priority(run))

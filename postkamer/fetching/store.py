@@ -8,7 +8,7 @@ that are not on disk; with the ``database`` store they are written inside the
 transaction. Either way the ``RawMessage`` and ``Message`` rows and the folder's
 ``last_uid`` commit together, and a crash leaves at most unreferenced bytes.
 Parsing happens *before* the transaction opens (in the reader thread, see
-``engine._BatchReader``), so the write lock (SQLite takes it at BEGIN IMMEDIATE)
+``reader.BatchReader``), so the write lock (SQLite takes it at BEGIN IMMEDIATE)
 is held only for the inserts. Raw rows, message rows and attachments go in with
 one ``executemany`` each, and the duplicate and id lookups are single plain
 SELECTs with an IN list: a batch of 200 messages costs a handful of statements.
@@ -25,7 +25,6 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Model
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from postkamer.fetching.models import FolderState
 from postkamer.mail import mime
@@ -137,9 +136,9 @@ def _message_values(
     fetched_at: dt.datetime,
 ) -> dict[str, object]:
     parsed, fetched = item.parsed, item.fetched
+    # An unreadable message keeps an empty subject; the list says "(unreadable
+    # message)" in the reader's language, from its problems.
     subject = _clean(parsed.subject, _MAX_SUBJECT)
-    if mime.UNPARSEABLE in parsed.problems and not subject:
-        subject = _("(unreadable message)")
     received_at = fetched_at if repaired else (fetched.internal_date or fetched_at)
     return {
         "mailbox_id": mailbox_id,

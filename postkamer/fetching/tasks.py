@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
 
 @db_task()
 def fetch_task(run_id: int) -> bool:
-    """Run the queued fetch ``run_id``; returns True on success."""
+    """Run the queued fetch ``run_id`` within its office's share of the workers;
+    returns True on success."""
     from postkamer.fetching import engine
 
-    return engine.run_queued(run_id)
+    return engine.run_queued(run_id, share=settings.POSTKAMER_TENANT_FETCHES)
 
 
 @db_periodic_task(crontab(minute="*"))

@@ -1,10 +1,15 @@
-"""IMAP connections on top of IMAPClient, with checked addresses and TLS.
+"""IMAP connections on top of IMAPClient, with checked addresses, TLS and deadlines.
 
 :class:`ImapConnection` is an ``imapclient.IMAPClient`` whose underlying
 ``imaplib.IMAP4`` gets its socket from :func:`postkamer.mail.net.open_connection`
-(the checked address, never re-resolved).  The raw ``imaplib.IMAP4`` object stays
-reachable as ``conn._imap`` (as in IMAPClient) so that a fast bulk reader can
-work on the same connection.
+(the checked address, never re-resolved).  We create that ``imaplib.IMAP4``
+ourselves (IMAPClient's ``_create_IMAP4`` hook, hence the tight version pin and
+``tests/mail/test_imap.py``) and keep it as ``conn.imap4``, so the fast bulk
+reader uses imaplib's documented ``send``/``readline``/``read`` on the same
+connection instead of IMAPClient's private attributes.
+
+Connect + TLS + login run under one :class:`~postkamer.mail.deadline.Deadline`,
+and so does each command run through :func:`bounded`.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import contextlib
 import imaplib
 import re
 import socket
+from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,6 +26,7 @@ import imapclient
 from imapclient import exceptions as imap_exc
 
 from postkamer.mail import errors, net
+from postkamer.mail.deadline import Deadline, watching
 from postkamer.mail.net import ConnectOptions, ServerSettings
 
 #: RFC 6154 special-use flags we recognise, in their canonical spelling.
@@ -33,15 +40,23 @@ class _CheckedIMAP4(imaplib.IMAP4):
     for implicit TLS, is wrapped with our context verified against the host
     *name* (not the connected IP)."""
 
-    def __init__(self, host: str, port: int, options: ConnectOptions, implicit_tls: bool) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        options: ConnectOptions,
+        implicit_tls: bool,
+        deadline: Deadline | None,
+    ) -> None:
         self._options = options
         self._implicit_tls = implicit_tls
+        self._deadline = deadline
         super().__init__(host, port, timeout=options.timeout)
 
     def _create_socket(self, timeout: float | None = None) -> socket.socket:
         opts = self._options
         sock = net.open_connection(
-            self.host, self.port, opts.timeout, opts.allow_private, opts.resolver
+            self.host, self.port, opts.timeout, opts.allow_private, opts.resolver, self._deadline
         )
         if not self._implicit_tls:
             return sock
@@ -61,8 +76,14 @@ class ImapConnection(imapclient.IMAPClient):
     exceptions.
     """
 
-    def __init__(self, server: ServerSettings, options: ConnectOptions) -> None:
+    #: The ``imaplib.IMAP4`` this client talks through (set while connecting).
+    imap4: imaplib.IMAP4
+
+    def __init__(
+        self, server: ServerSettings, options: ConnectOptions, deadline: Deadline | None = None
+    ) -> None:
         self._options = options
+        self._deadline = deadline
         super().__init__(
             server.host,
             server.port,
@@ -71,8 +92,25 @@ class ImapConnection(imapclient.IMAPClient):
             timeout=options.timeout,
         )
 
+    @property
+    def options(self) -> ConnectOptions:
+        """The options this connection was made with."""
+        return self._options
+
     def _create_IMAP4(self) -> imaplib.IMAP4:
-        return _CheckedIMAP4(self.host, self.port, self._options, implicit_tls=self.ssl)
+        self.imap4 = _CheckedIMAP4(
+            self.host, self.port, self._options, implicit_tls=self.ssl, deadline=self._deadline
+        )
+        self._deadline = None  # only the connect itself runs under it
+        return self.imap4
+
+
+def bounded(conn: ImapConnection, deadline: Deadline | None = None) -> ContextManager[Deadline]:
+    """Run the block (one command) under ``deadline``, or a new one of the
+    connection's ``operation_seconds``; leaving it raises ``Timeout`` when it passed."""
+    if deadline is None:
+        deadline = conn.options.new_deadline(f"{conn.host}:{conn.port}")
+    return watching(deadline, conn.imap4.socket())
 
 
 @dataclass(frozen=True)
@@ -129,21 +167,27 @@ def _login(conn: ImapConnection, server: ServerSettings) -> None:
         raise errors.AuthFailed(f"login as {server.username!r} refused: {detail}") from None
 
 
-def connect(server: ServerSettings, options: ConnectOptions) -> ImapConnection:
+def connect(
+    server: ServerSettings, options: ConnectOptions, deadline: Deadline | None = None
+) -> ImapConnection:
     """Return an IMAP connection that is connected, secured and logged in.
 
     ``security="ssl"`` uses implicit TLS; ``"starttls"`` requires STARTTLS and
     never falls back to plaintext.  A password logs in with LOGIN, an
     ``oauth2_token`` with AUTHENTICATE XOAUTH2 (the token wins when both are set).
+    All of it must finish within ``deadline`` (default: a new one of
+    ``options.operation_seconds``), whatever the server drips.
 
     Raises ``HostNotFound``, ``PrivateHostRefused``, ``ConnectionRefused``,
     ``Timeout``, ``CertificateUntrusted``, ``TLSFailed``, ``StartTLSUnavailable``,
     ``AuthUnavailable``, ``AuthFailed`` or ``ProtocolError``
     (all :class:`errors.MailError`).  Messages never contain the secret.
     """
-    with net.translate_errors(server.host, server.port, options.timeout):
+    if deadline is None:
+        deadline = options.new_deadline(f"{server.host}:{server.port}")
+    with net.translate_errors(server.host, server.port, options.timeout), deadline:
         try:
-            conn = ImapConnection(server, options)
+            conn = ImapConnection(server, options, deadline)
         except imaplib.IMAP4.error as exc:
             raise errors.ProtocolError(f"bad greeting from {server.host}: {exc}") from None
         try:
@@ -157,6 +201,8 @@ def connect(server: ServerSettings, options: ConnectOptions) -> ImapConnection:
                 # LoginError is handled in _login; what is left is the server
                 # aborting or answering STARTTLS/CAPABILITY with NO/BAD.
                 raise errors.ProtocolError(f"{server.host}: {exc}") from None
+            if deadline.fired:
+                raise errors.Timeout(f"{server.host}: the login took too long")
         except BaseException:
             _close_quietly(conn)
             raise
@@ -169,33 +215,42 @@ def _close_quietly(conn: ImapConnection) -> None:
         conn.shutdown()
 
 
-def check_login(server: ServerSettings, options: ConnectOptions) -> None:
-    """Connect, log in and log out; return None on success.
+def check_login(
+    server: ServerSettings, options: ConnectOptions, deadline: Deadline | None = None
+) -> None:
+    """Connect, log in and log out, all within ``deadline`` (default: a new one
+    of ``options.operation_seconds``); return None on success.
 
     Raises the same errors as :func:`connect`.
     """
-    conn = connect(server, options)
-    with net.translate_errors(server.host, server.port, options.timeout):
-        try:
+    if deadline is None:
+        deadline = options.new_deadline(f"{server.host}:{server.port}")
+    conn = connect(server, options, deadline)
+    try:
+        with (
+            net.translate_errors(server.host, server.port, options.timeout),
+            bounded(conn, deadline),
+        ):
             conn.logout()
-        except imaplib.IMAP4.error:
-            # Logged in fine; a grumpy LOGOUT does not make the settings wrong.
-            _close_quietly(conn)
+    except (imaplib.IMAP4.error, errors.MailError):
+        # Logged in fine; a grumpy or slow LOGOUT does not make the settings wrong.
+        _close_quietly(conn)
 
 
 def _text(value: bytes | str) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
-def list_folders(conn: ImapConnection) -> list[Folder]:
-    """Return all folders from LIST, with RFC 6154 special-use flags.
+def list_folders(conn: ImapConnection, deadline: Deadline | None = None) -> list[Folder]:
+    """Return all folders from LIST, with RFC 6154 special-use flags, within
+    ``deadline`` (default: a new one for this command).
 
     Names are decoded from modified UTF-7.  Raises ``Timeout`` or
     ``ProtocolError`` (connection lost or LIST refused).
     """
     host, port = conn.host, conn.port
-    timeout = conn._options.timeout
-    with net.translate_errors(host, port, timeout):
+    timeout = conn.options.timeout
+    with net.translate_errors(host, port, timeout), bounded(conn, deadline):
         try:
             rows = conn.list_folders()
         except imaplib.IMAP4.error as exc:

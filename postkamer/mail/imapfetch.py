@@ -5,10 +5,15 @@ changes the server: folders are opened with EXAMINE and bodies fetched with
 ``BODY.PEEK[]``, so no \\Seen flag is ever set.
 
 Small commands (STATUS, EXAMINE, SEARCH) go through IMAPClient. The bulk
-``UID FETCH (UID FLAGS INTERNALDATE BODY.PEEK[])`` is sent and read straight on
-the connection's socket file: IMAPClient's generic response parser costs as much
-CPU as everything else in a bulk download, while a body is just ``{n}`` followed
-by n bytes, which :meth:`io.BufferedReader.read` reads into one bytes object.
+``UID FETCH (UID FLAGS INTERNALDATE BODY.PEEK[])`` is sent and read with imaplib's
+documented ``send``/``readline``/``read`` on the connection's ``imap4``:
+IMAPClient's generic response parser costs as much CPU as everything else in a
+bulk download, while a body is just ``{n}`` followed by n bytes, which one
+``read`` returns as one bytes object.
+
+Every command runs under a deadline (:func:`postkamer.mail.imap.bounded`); a bulk
+FETCH gets one more second for every ``min_rate`` bytes the server announces, and
+the time the caller spends between two messages does not count.
 
 Nothing here imports Django.
 """
@@ -26,7 +31,8 @@ from dataclasses import dataclass
 from imapclient import exceptions as imap_exc
 
 from postkamer.mail import errors, net
-from postkamer.mail.imap import ImapConnection
+from postkamer.mail.deadline import Deadline
+from postkamer.mail.imap import ImapConnection, bounded
 
 __all__ = [
     "FetchedMessage",
@@ -43,7 +49,6 @@ __all__ = [
 
 #: UIDs per bulk FETCH command: short enough for any server's line limit.
 FETCH_CHUNK = 500
-_MAX_LINE = 1_000_000
 _MONTHS = {
     m: i
     for i, m in enumerate(
@@ -85,9 +90,9 @@ class FetchedMessage:
 
 @contextlib.contextmanager
 def _guard(conn: ImapConnection, folder: str | None = None) -> Iterator[None]:
-    """Turn imaplib/IMAPClient/socket exceptions into :mod:`errors`; a NO about
-    ``folder`` becomes ``FolderMissing``."""
-    with net.translate_errors(conn.host, conn.port, conn._options.timeout):
+    """Run one command under its deadline, turning imaplib/IMAPClient/socket
+    exceptions into :mod:`errors`; a NO about ``folder`` becomes ``FolderMissing``."""
+    with net.translate_errors(conn.host, conn.port, conn.options.timeout), bounded(conn):
         try:
             yield
         except imaplib.IMAP4.abort as exc:
@@ -175,19 +180,20 @@ def uids_since(conn: ImapConnection, since: dt.datetime) -> list[int]:
     day = since.astimezone(dt.UTC).date()
     with _guard(conn):
         candidates = conn.search(["SINCE", day - dt.timedelta(days=1)])
-        if not candidates:
-            return []
+    if not candidates:
+        return []
+    with _guard(conn):
         sure = set(conn.search(["SINCE", day + dt.timedelta(days=2)]))
-        boundary = sorted(set(candidates) - sure)
-        keep = set(sure)
-        # Our own reader: IMAPClient's parser costs ~0.1 ms per message here, and
-        # for a recent sync date every message is on a boundary day.
-        reader = _BulkReader(conn)
-        for start in range(0, len(boundary), FETCH_CHUNK):
-            chunk = boundary[start : start + FETCH_CHUNK]
-            for message in reader.fetch(chunk, with_body=False):
-                if message.internal_date is not None and message.internal_date >= since:
-                    keep.add(message.uid)
+    boundary = sorted(set(candidates) - sure)
+    keep = set(sure)
+    # Our own reader: IMAPClient's parser costs ~0.1 ms per message here, and
+    # for a recent sync date every message is on a boundary day.
+    reader = _BulkReader(conn)
+    for start in range(0, len(boundary), FETCH_CHUNK):
+        chunk = boundary[start : start + FETCH_CHUNK]
+        for message in reader.fetch(chunk, with_body=False):
+            if message.internal_date is not None and message.internal_date >= since:
+                keep.add(message.uid)
     return sorted(keep)
 
 
@@ -229,28 +235,37 @@ def parse_internaldate(value: bytes | str) -> dt.datetime:
 
 
 class _BulkReader:
-    """Sends one UID FETCH and reads its responses off the socket file."""
+    """Sends one UID FETCH at a time and reads its responses (see the module
+    docstring); each FETCH runs under its own deadline."""
 
     def __init__(self, conn: ImapConnection) -> None:
         self.conn = conn
-        self.imap = conn._imap
-        self.file = conn._imap.file
+        self.imap4 = conn.imap4
         self.with_body = True
+        self.deadline: Deadline | None = None
 
     def readline(self) -> bytes:
-        line = self.file.readline(_MAX_LINE)
+        try:
+            line = self.imap4.readline()
+        except imaplib.IMAP4.error:
+            # imaplib refuses lines over its limit (1,000,000 bytes).
+            raise errors.ProtocolError(f"{self.conn.host} sent an overlong line") from None
         if not line.endswith(b"\r\n"):
             if not line:
                 raise errors.ProtocolError(f"{self.conn.host} closed the connection")
-            raise errors.ProtocolError(f"{self.conn.host} sent a broken or overlong line")
+            raise errors.ProtocolError(f"{self.conn.host} sent a broken line")
         return line
 
     def read_literal(self, size: int) -> bytes:
-        # BufferedReader.read(n) hands back what it has buffered and reads the
-        # rest from the socket straight into the new bytes object: one copy, and
-        # no temporary buffer of the message's size (the batch's bytes are copied
-        # once more only by the kernel, when the raw store writes them).
-        data = self.file.read(size)
+        if self.deadline is not None:
+            # An honest server needs time for what it sends; a dripping one does
+            # not get more than the bytes it announced are worth.
+            self.deadline.extend(size / self.conn.options.min_rate)
+        # imaplib's read(n) is BufferedReader.read(n): what is buffered, then the
+        # rest read from the socket straight into the new bytes object: one copy,
+        # and no temporary buffer of the message's size (the batch's bytes are
+        # copied once more only by the kernel, when the raw store writes them).
+        data = self.imap4.read(size)
         if len(data) != size:
             raise errors.ProtocolError(
                 f"{self.conn.host} closed the connection in the middle of a message"
@@ -258,12 +273,30 @@ class _BulkReader:
         return data
 
     def fetch(self, uids: list[int], with_body: bool = True) -> Iterator[FetchedMessage]:
+        """Yield the messages of one UID FETCH; raises ``Timeout`` when the server
+        is too slow, ``ProtocolError`` when it breaks the protocol."""
+        conn = self.conn
+        self.deadline = conn.options.new_deadline(f"{conn.host}:{conn.port}")
+        with (
+            net.translate_errors(conn.host, conn.port, conn.options.timeout),
+            bounded(conn, self.deadline),
+        ):
+            try:
+                yield from self._fetch(uids, with_body)
+            except imaplib.IMAP4.error as exc:
+                raise errors.ProtocolError(f"{conn.host}: {exc}") from None
+            finally:
+                self.deadline = None
+
+    def _fetch(self, uids: list[int], with_body: bool) -> Iterator[FetchedMessage]:
         wanted = set(uids)
         tag = f"PKF{next(_tags)}".encode()
         items = b" (UID FLAGS INTERNALDATE BODY.PEEK[])" if with_body else b" (UID INTERNALDATE)"
         command = tag + b" UID FETCH " + uid_set(uids).encode() + items
         self.with_body = with_body
-        self.imap.send(command + b"\r\n")
+        self.imap4.send(command + b"\r\n")
+        deadline = self.deadline
+        assert deadline is not None
         while True:
             line = self.readline()
             if line.startswith(tag + b" "):
@@ -288,7 +321,10 @@ class _BulkReader:
             message = self._fetch_response(line)
             if message is not None and message.uid in wanted:
                 wanted.discard(message.uid)
-                yield message
+                # What the caller does with the message (parse it, wait for the
+                # database) is not the server's time.
+                with deadline.hold():
+                    yield message
 
     def _fetch_response(self, line: bytes) -> FetchedMessage | None:
         # Untagged EXPUNGE/EXISTS/FLAGS-only FETCH responses carry no body and
@@ -338,6 +374,5 @@ def fetch_messages(
     """
     ordered = sorted(set(uids))
     reader = _BulkReader(conn)
-    with _guard(conn):
-        for start in range(0, len(ordered), chunk):
-            yield from reader.fetch(ordered[start : start + chunk])
+    for start in range(0, len(ordered), chunk):
+        yield from reader.fetch(ordered[start : start + chunk])

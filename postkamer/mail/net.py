@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from postkamer.mail import errors
+from postkamer.mail.deadline import Deadline
 
 #: ``getaddrinfo``-compatible function ``(host, port) -> [(family, type, proto,
 #: canonname, sockaddr), ...]``; raises ``socket.gaierror`` when not found.
@@ -139,11 +140,14 @@ def open_connection(
     timeout: float,
     allow_private: bool,
     resolver: Resolver | None = None,
+    deadline: Deadline | None = None,
 ) -> socket.socket:
     """Return a TCP socket connected to a checked address of ``host``.
 
     The socket keeps ``timeout`` for all later operations, so a server that
-    goes silent raises ``TimeoutError`` instead of hanging.
+    goes silent raises ``TimeoutError`` instead of hanging. With ``deadline``
+    (armed by the caller) the socket is watched from its creation, and the
+    connect waits no longer than the time left.
 
     Raises ``HostNotFound``/``PrivateHostRefused`` (see :func:`resolve_checked`),
     ``ConnectionRefused`` when no address accepts (refused, unreachable) and
@@ -155,7 +159,11 @@ def open_connection(
         sock = socket.socket(family, socktype, proto)
         try:
             sock.settimeout(timeout)
+            if deadline is not None:
+                deadline.attach(sock)
+                sock.settimeout(max(0.001, min(timeout, deadline.remaining())))
             sock.connect(sockaddr)
+            sock.settimeout(timeout)
         except OSError as exc:
             sock.close()
             last_exc = exc
@@ -239,9 +247,27 @@ class ServerSettings:
 @dataclass(frozen=True)
 class ConnectOptions:
     """How to connect: TLS trust, time-out for every socket operation, whether
-    internal addresses are allowed, and an optional resolver override."""
+    internal addresses are allowed, and an optional resolver override.
+
+    ``deadline`` is the total time connect + TLS + login may take, and so may each
+    command (default: twice ``timeout``); a command that moves message bytes gets
+    one more second for every ``min_rate`` bytes, so a big mailbox on an honest
+    but slow line still syncs.
+    """
 
     ssl_context: ssl.SSLContext
     timeout: float = 10.0
     allow_private: bool = False
     resolver: Resolver | None = None
+    deadline: float | None = None
+    min_rate: float = 64 * 1024
+
+    @property
+    def operation_seconds(self) -> float:
+        """Return the total seconds one operation may take."""
+        return self.deadline if self.deadline is not None else 2 * self.timeout
+
+    def new_deadline(self, what: str, size: int = 0) -> Deadline:
+        """Return a deadline for one operation with ``what`` (e.g. ``host:port``)
+        that moves ``size`` bytes."""
+        return Deadline(self.operation_seconds + size / self.min_rate, what)

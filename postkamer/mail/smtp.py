@@ -1,4 +1,8 @@
-"""SMTP submission with checked addresses, verified TLS and mapped errors."""
+"""SMTP submission with checked addresses, verified TLS, deadlines and mapped errors.
+
+Connect + TLS + login run under one :class:`~postkamer.mail.deadline.Deadline`,
+and so does each :func:`send` (with more time for a bigger message).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from postkamer.mail import errors, net
+from postkamer.mail.deadline import Deadline, watching
 from postkamer.mail.net import ConnectOptions, ServerSettings
 
 
@@ -21,8 +26,11 @@ class CheckedSMTP(smtplib.SMTP):
     for certificate checks, like implicit TLS does.  Use :func:`connect`.
     """
 
-    def __init__(self, server: ServerSettings, options: ConnectOptions) -> None:
+    def __init__(
+        self, server: ServerSettings, options: ConnectOptions, deadline: Deadline | None = None
+    ) -> None:
         self._options = options
+        self._deadline = deadline
         self._implicit_tls = server.security == net.SECURITY_SSL
         # An explicit local_hostname avoids smtplib's socket.getfqdn(), which
         # does a reverse DNS lookup that can hang; the real EHLO name is set
@@ -33,7 +41,9 @@ class CheckedSMTP(smtplib.SMTP):
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
         opts = self._options
         self._port = port
-        sock = net.open_connection(host, port, opts.timeout, opts.allow_private, opts.resolver)
+        sock = net.open_connection(
+            host, port, opts.timeout, opts.allow_private, opts.resolver, self._deadline
+        )
         address = sock.getsockname()[0]
         # RFC 5321 address literal: no dependency on (possibly absent) reverse DNS.
         self.local_hostname = f"[IPv6:{address}]" if ":" in address else f"[{address}]"
@@ -140,20 +150,26 @@ def _authenticate(conn: CheckedSMTP, server: ServerSettings) -> None:
         raise
 
 
-def connect(server: ServerSettings, options: ConnectOptions) -> CheckedSMTP:
+def connect(
+    server: ServerSettings, options: ConnectOptions, deadline: Deadline | None = None
+) -> CheckedSMTP:
     """Return an SMTP connection that is connected, secured, EHLO'd and logged in.
 
     ``security="starttls"`` requires STARTTLS in the EHLO answer and never
     continues in plaintext.  A password logs in with smtplib's preferred
-    mechanism (PLAIN/LOGIN); an ``oauth2_token`` uses AUTH XOAUTH2.
+    mechanism (PLAIN/LOGIN); an ``oauth2_token`` uses AUTH XOAUTH2.  All of it
+    must finish within ``deadline`` (default: a new one of
+    ``options.operation_seconds``), whatever the server drips.
 
     Raises ``HostNotFound``, ``PrivateHostRefused``, ``ConnectionRefused``,
     ``Timeout``, ``CertificateUntrusted``, ``TLSFailed``, ``StartTLSUnavailable``,
     ``AuthUnavailable``, ``AuthFailed`` or ``ProtocolError``.  Messages never
     contain the secret.
     """
-    conn = CheckedSMTP(server, options)
-    with net.translate_errors(server.host, server.port, options.timeout):
+    if deadline is None:
+        deadline = options.new_deadline(f"{server.host}:{server.port}")
+    conn = CheckedSMTP(server, options, deadline)
+    with net.translate_errors(server.host, server.port, options.timeout), deadline:
         try:
             try:
                 code, msg = conn.connect(server.host, server.port)
@@ -166,6 +182,8 @@ def connect(server: ServerSettings, options: ConnectOptions) -> CheckedSMTP:
                     conn.starttls(context=options.ssl_context)
                     conn.ehlo()
                 _authenticate(conn, server)
+                if deadline.fired:
+                    raise errors.Timeout(f"{server.host}: the login took too long")
             except smtplib.SMTPServerDisconnected as exc:
                 raise _disconnected(exc, server.host, options.timeout) from None
             except smtplib.SMTPResponseException as exc:
@@ -185,16 +203,22 @@ def close_quietly(conn: smtplib.SMTP) -> None:
         conn.close()
 
 
-def check_login(server: ServerSettings, options: ConnectOptions) -> None:
-    """Connect, log in and QUIT; return None on success.
+def check_login(
+    server: ServerSettings, options: ConnectOptions, deadline: Deadline | None = None
+) -> None:
+    """Connect, log in and QUIT, all within ``deadline`` (default: a new one of
+    ``options.operation_seconds``); return None on success.
 
     Raises the same errors as :func:`connect`.
     """
-    conn = connect(server, options)
+    if deadline is None:
+        deadline = options.new_deadline(f"{server.host}:{server.port}")
+    conn = connect(server, options, deadline)
     try:
-        conn.quit()
-    except (smtplib.SMTPException, OSError):
-        # Logged in fine; a failing QUIT does not make the settings wrong.
+        with watching(deadline, conn.sock):
+            conn.quit()
+    except (smtplib.SMTPException, OSError, errors.MailError):
+        # Logged in fine; a failing or slow QUIT does not make the settings wrong.
         close_quietly(conn)
 
 
@@ -204,6 +228,16 @@ def _refusal(code: int, detail: str, **attrs: object) -> errors.MailError:
     for name, value in attrs.items():
         setattr(exc, name, value)
     return exc
+
+
+def _bounded(conn: smtplib.SMTP, size: int) -> contextlib.AbstractContextManager[object]:
+    # One deadline for the whole transaction, longer for a bigger message; a
+    # connection already closed has no socket to watch (smtplib then says so).
+    options = getattr(conn, "_options", None)
+    if conn.sock is None or not isinstance(options, ConnectOptions):
+        return contextlib.nullcontext()
+    host = getattr(conn, "_host", "server")
+    return watching(options.new_deadline(f"{host}:{getattr(conn, '_port', 0)}", size), conn.sock)
 
 
 def send(conn: smtplib.SMTP, from_addr: str, recipients: list[str], raw: bytes) -> None:
@@ -220,7 +254,7 @@ def send(conn: smtplib.SMTP, from_addr: str, recipients: list[str], raw: bytes) 
     host = getattr(conn, "_host", "") or "server"
     port = getattr(conn, "_port", 0)
     timeout = conn.timeout if isinstance(conn.timeout, (int, float)) else 0.0
-    with net.translate_errors(host, port, timeout):
+    with net.translate_errors(host, port, timeout), _bounded(conn, len(raw)):
         try:
             refused = conn.sendmail(from_addr, recipients, raw)
         except smtplib.SMTPRecipientsRefused as exc:

@@ -43,10 +43,13 @@ class FolderListing:
 
 
 def read_folders(mailbox: Mailbox) -> FolderListing:
-    """Log in with the mailbox's stored settings and LIST its folders; never raises
-    for server trouble."""
+    """Log in with the mailbox's stored settings and LIST its folders, all within
+    one mail deadline (it runs inside a web request); never raises for server
+    trouble."""
+    options = connect_options()
+    deadline = options.new_deadline(f"{mailbox.imap_host}:{mailbox.imap_port}")
     try:
-        conn = imap.connect(imap_settings(mailbox), connect_options())
+        conn = imap.connect(imap_settings(mailbox), options, deadline)
     except MailError as error:
         return FolderListing(error=describe_error(error), error_code=error.code)
     except SecretUnreadable:
@@ -55,12 +58,13 @@ def read_folders(mailbox: Mailbox) -> FolderListing:
             error_code="secret_unreadable",
         )
     try:
-        folders = imap.list_folders(conn)
+        folders = imap.list_folders(conn, deadline)
     except MailError as error:
         return FolderListing(error=describe_error(error), error_code=error.code)
     finally:
-        # The folders are read (or the error is known); a failed goodbye changes nothing.
-        with contextlib.suppress(Exception):
+        # The folders are read (or the error is known); a failed or slow goodbye
+        # changes nothing.
+        with contextlib.suppress(Exception), imap.bounded(conn, deadline):
             conn.logout()
     return FolderListing(folders=folders)
 

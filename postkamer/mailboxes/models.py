@@ -99,11 +99,15 @@ class Mailbox(models.Model):
     # Set on the Beveiliging tab: checked before the selectors seen in stored mail.
     dkim_selector = models.CharField(_("DKIM selector"), max_length=200, blank=True)
 
+    # Fetch status, kept as codes and parameters (postkamer.fetching.problems) and
+    # put into words when shown: ``last_error`` and ``disabled_reason`` below.
     error_count = models.PositiveIntegerField(default=0, editable=False)
-    last_error = models.TextField(blank=True, editable=False)
+    last_error_code = models.CharField(max_length=40, blank=True, editable=False)
+    last_error_params = models.JSONField(default=dict, blank=True, editable=False)
     last_error_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_fetch_at = models.DateTimeField(null=True, blank=True, editable=False)
-    disabled_reason = models.TextField(blank=True, editable=False)
+    disabled_code = models.CharField(max_length=40, blank=True, editable=False)
+    disabled_params = models.JSONField(default=dict, blank=True, editable=False)
 
     # Scheduling and the claim that keeps two fetches of one mailbox apart (SPEC §4):
     # a conditional UPDATE sets lease_until/lease_token; 0 rows = someone else has it,
@@ -170,13 +174,27 @@ class Mailbox(models.Model):
     def set_interval(self, minutes: int | None) -> None:
         """Set the fetch interval; choosing one again re-enables a disabled mailbox."""
         self.interval_minutes = minutes
-        if minutes is not None and self.disabled_reason:
-            self.disabled_reason = ""
+        if minutes is not None and self.disabled_code:
+            self.disabled_code, self.disabled_params = "", {}
             self.error_count = 0
 
     @property
     def is_disabled(self) -> bool:
-        return bool(self.disabled_reason)
+        return bool(self.disabled_code)
+
+    @property
+    def last_error(self) -> str:
+        """The last fetch error in words, in the active language ("" when none)."""
+        from postkamer.fetching.problems import describe
+
+        return describe(self.last_error_code, self.last_error_params)
+
+    @property
+    def disabled_reason(self) -> str:
+        """Why automatic fetching is off, in the active language ("" when it is on)."""
+        from postkamer.fetching.problems import describe
+
+        return describe(self.disabled_code, self.disabled_params)
 
 
 class AuditAction(models.TextChoices):

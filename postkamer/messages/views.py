@@ -55,6 +55,7 @@ def email_module(request: HttpRequest) -> HttpResponse:
             .only(
                 "pk",
                 "subject",
+                "problems",
                 "from_addresses",
                 "to_addresses",
                 "date",

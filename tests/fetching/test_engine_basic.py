@@ -59,10 +59,10 @@ def test_idle_connections_are_pruned(box):
 def test_a_bulk_fetch_with_background_checkpoints_stores_everything(box, monkeypatch):
     from django.db import connection
 
-    from postkamer.fetching import engine
+    from postkamer.fetching import reader
 
-    monkeypatch.setattr(engine, "BACKGROUND_CHECKPOINT_FROM", 2)
-    monkeypatch.setattr(engine, "BATCH_MESSAGES", 2)
+    monkeypatch.setattr(reader, "BACKGROUND_CHECKPOINT_FROM", 2)
+    monkeypatch.setattr(reader, "BATCH_MESSAGES", 2)
     for i in range(5):
         box.deliver(make_message(f"Bulk {i}"))
     assert box.fetch().new_messages == 5

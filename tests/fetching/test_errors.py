@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from django.utils import translation
+
+from postkamer.accounts import notifications
 from postkamer.accounts.models import Notification
 from postkamer.messages.models import Message
 from tests import factories
@@ -17,7 +20,7 @@ def test_a_success_resets_the_error_count_and_the_last_error(box, dovecot):
     assert box.fetch().ok
     box.mailbox.refresh_from_db()
     assert box.mailbox.error_count == 0
-    assert box.mailbox.last_error == ""
+    assert box.mailbox.last_error_code == "" and box.mailbox.last_error == ""
     assert box.mailbox.last_fetch_at is not None
 
 
@@ -36,14 +39,27 @@ def test_max_errors_switches_fetching_off_and_tells_every_owner(box, dovecot):
     box.fetch()
     box.mailbox.refresh_from_db()
     assert box.mailbox.interval_minutes is None
+    assert box.mailbox.disabled_code == "too_many_errors"
+    assert box.mailbox.disabled_params == {
+        "count": 2,
+        "error": {"code": "auth_failed", "params": {}},
+    }
+    # Stored as a code, read in each reader's language.
     assert box.mailbox.disabled_reason == (
         "Automatisch ophalen uitgeschakeld na 2 mislukte pogingen: "
         "De gebruikersnaam of het wachtwoord klopt niet."
     )
+    with translation.override("en"):
+        assert box.mailbox.disabled_reason == (
+            "Automatic fetching was switched off after 2 failed attempts: "
+            "The user name or password is wrong."
+        )
     notes = Notification.objects.filter(kind="mailbox_disabled", mailbox=mailbox)
     assert {n.user_id for n in notes} == {mailbox.owner_users.get().pk, member.pk}
     assert outsider.pk not in {n.user_id for n in notes}
-    assert "switched off" in notes.get(user=member).text
+    assert notes.get(user=member).text == ""
+    with translation.override("en"):
+        assert "switched off" in notifications.message(notes.get(user=member))
     # The mailbox's history says so, in the owners' language.
     entry = mailbox.audit_entries.get(action="auto_disabled")
     assert entry.actor is None

@@ -18,7 +18,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from postkamer.fetching import engine
+from postkamer.fetching import engine, reader
 from postkamer.fetching.models import FolderState
 from postkamer.mail import errors, imap, imapfetch
 from postkamer.mailboxes.connection import connect_options, imap_settings
@@ -207,7 +207,7 @@ def test_a_server_restart_between_polls_reconnects(box, dovecot):
 
 
 def test_a_connection_cut_after_some_messages_loses_and_duplicates_nothing(box, proxy, monkeypatch):
-    monkeypatch.setattr(engine, "BATCH_MESSAGES", 1)
+    monkeypatch.setattr(reader, "BATCH_MESSAGES", 1)
     for i in range(4):
         box.deliver(make_message(f"Deel {i}", body="regel\r\n" * 2000))
     Mailbox.objects.filter(pk=box.mailbox.pk).update(imap_port=proxy.port)
@@ -240,6 +240,7 @@ def test_a_changed_password_counts_as_an_error(box, dovecot):
     assert outcome.error_code == "auth_failed"
     box.mailbox.refresh_from_db()
     assert box.mailbox.error_count == 1
+    assert box.mailbox.last_error_code == "auth_failed"
     assert box.mailbox.last_error == "De gebruikersnaam of het wachtwoord klopt niet."
     assert box.mailbox.lease_until is None
 
@@ -300,29 +301,36 @@ def test_a_repair_from_2330_the_evening_before_fetches_to_the_minute(box, doveco
 # -- a worker killed mid-fetch --------------------------------------------------------------
 
 _WORKER = """
-import os, sys
+import os, sys, time
 os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
 from django.conf import settings
 settings.DATABASES["default"]["NAME"] = os.environ["PK_TEST_DB"]
 import django
 django.setup()
-from postkamer.fetching import engine
+from postkamer.fetching import engine, hooks
 from postkamer.mailboxes.models import Mailbox
+
+def pause(point):
+    if point == sys.argv[2]:
+        sys.stderr.write(point + "\\n")
+        sys.stderr.flush()
+        time.sleep(60)
+
+hooks.listeners.append(pause)
 engine.fetch_mailbox(Mailbox.objects.get(pk=int(sys.argv[1])))
 """
 
 
-def _start_worker(box, dovecot, pause_env):
+def _start_worker(box, dovecot, point):
     env = dict(os.environ)
     env.update(
         {
             "PK_TEST_DB": str(connection.settings_dict["NAME"]),
             "POSTKAMER_CA_FILE": dovecot.ca_file,
-            pause_env: "60",
         }
     )
     proc = subprocess.Popen(
-        [sys.executable, "-c", _WORKER, str(box.mailbox.pk)],
+        [sys.executable, "-c", _WORKER, str(box.mailbox.pk), point],
         env=env,
         stderr=subprocess.PIPE,
         cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
@@ -332,16 +340,13 @@ def _start_worker(box, dovecot, pause_env):
         line = proc.stderr.readline()
         if not line:
             break
-        if line.strip().decode() == pause_env:
+        if line.strip().decode() == point:
             return proc
     proc.kill()
     pytest.fail("the worker never reached the pause")
 
 
-@pytest.mark.parametrize(
-    ("pause", "committed"),
-    [("POSTKAMER_TEST_PAUSE_AFTER_BATCH", 0), ("POSTKAMER_TEST_PAUSE_AFTER_COMMIT", 3)],
-)
+@pytest.mark.parametrize(("pause", "committed"), [("after_batch", 0), ("after_commit", 3)])
 def test_a_worker_killed_mid_fetch_loses_and_duplicates_nothing(
     live_box, dovecot, pause, committed
 ):

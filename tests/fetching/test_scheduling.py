@@ -36,7 +36,7 @@ def test_dispatch_queues_due_mailboxes_once(box, django_capture_on_commit_callba
     box.deliver(make_message("Via het interval"))
     tenant = box.mailbox.tenant
     off = factories.mailbox(tenant, interval_minutes=None)
-    disabled = factories.mailbox(tenant, disabled_reason="kapot")
+    disabled = factories.mailbox(tenant, disabled_code="too_many_errors")
     later = factories.mailbox(tenant, next_fetch_at=timezone.now() + dt.timedelta(minutes=3))
     # Tasks run inline on commit in tests (POSTKAMER_HUEY_IMMEDIATE).
     with django_capture_on_commit_callbacks(execute=True):
@@ -70,7 +70,8 @@ def test_a_run_while_the_mailbox_is_claimed_is_skipped_not_failed(
 ):
     token = engine.claim(box.mailbox.pk)
     run = queue(box.mailbox, django_capture_on_commit_callbacks)
-    assert run.ok is None and run.error_code == "busy" and run.error
+    assert run.ok is None and run.error_code == "busy"
+    assert run.error == "Er liep al een andere ophaalactie voor deze mailbox; deze is overgeslagen."
     box.mailbox.refresh_from_db()
     assert box.mailbox.error_count == 0
     engine.release(box.mailbox.pk, token)

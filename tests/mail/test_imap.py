@@ -31,13 +31,22 @@ def test_login_succeeds_over_starttls(dovecot, imap_user, options):
         conn.logout()
 
 
-def test_connection_exposes_the_raw_imaplib_object_and_socket(dovecot, imap_user, options):
+def test_imapclient_still_talks_through_the_imap4_we_create(dovecot, imap_user, options):
+    # We override IMAPClient's private _create_IMAP4 (to connect to the checked
+    # address) and read bulk FETCH replies through that imaplib object with its
+    # documented send/readline/read: this fails when IMAPClient changes either.
+    import imapclient
+
+    assert imapclient.__version__.startswith("4.1."), "re-check the private hook, then the pin"
     email, password = imap_user
     conn = imap.connect(settings(dovecot.imaps_port, "ssl", email, password), options)
     try:
-        assert isinstance(conn._imap, imaplib.IMAP4)
-        assert conn.socket() is conn._imap.sock
+        assert isinstance(conn.imap4, imaplib.IMAP4)
+        assert conn._imap is conn.imap4
+        assert conn.socket() is conn.imap4.socket()
         assert conn.socket().gettimeout() == TIMEOUT
+        for documented in ("send", "readline", "read", "socket"):
+            assert callable(getattr(imaplib.IMAP4, documented))
     finally:
         conn.logout()
 

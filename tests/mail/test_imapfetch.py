@@ -1,28 +1,38 @@
-"""The bulk FETCH reader on canned server responses (no server needed)."""
+"""The bulk FETCH reader against a scripted IMAP server that sends canned replies."""
 
 from __future__ import annotations
 
 import datetime as dt
-import io
-from types import SimpleNamespace
 
 import pytest
 
-from postkamer.mail import errors, imapfetch
+from postkamer.mail import errors, imap, imapfetch
+from tests.mail.conftest import settings
+from tests.servers.scripted import ScriptedImap
 
 
-def fake_conn(response: bytes) -> SimpleNamespace:
-    sent: list[bytes] = []
-    imap = SimpleNamespace(file=io.BufferedReader(io.BytesIO(response)), send=sent.append)
-    return SimpleNamespace(
-        _imap=imap, host="mail.example", port=143, _options=SimpleNamespace(timeout=5), sent=sent
-    )
+@pytest.fixture(scope="module")
+def scripted():
+    server = ScriptedImap()
+    yield server
+    server.stop()
 
 
-def tagged(conn_response: bytes) -> tuple[SimpleNamespace, bytes]:
-    # The reader numbers its tags; peek at the next one to build the reply.
-    tag = f"PKF{next(imapfetch._tags) + 1}".encode()
-    return fake_conn(conn_response.replace(b"TAG", tag)), tag
+@pytest.fixture
+def conn_for(scripted, options):
+    """Log in to the scripted server (which will answer the FETCH with the reply
+    given) and close the connection after the test."""
+    opened = []
+
+    def connect(reply: bytes) -> imap.ImapConnection:
+        scripted.fetch_reply = reply
+        conn = imap.connect(settings(scripted.port, "none", host="127.0.0.1"), options)
+        opened.append(conn)
+        return conn
+
+    yield connect
+    for conn in opened:
+        conn.shutdown()
 
 
 def body(uid: int, data: bytes, flags: bytes = b"") -> bytes:
@@ -34,17 +44,19 @@ def body(uid: int, data: bytes, flags: bytes = b"") -> bytes:
     )
 
 
-def test_bodies_flags_and_dates_are_read_exactly():
+def test_bodies_flags_and_dates_are_read_exactly(conn_for, scripted):
     raw = b"Subject: x\r\n\r\n{5}\r\n)\r\n* BYE not really\r\n"
-    conn, _tag = tagged(body(7, raw, b"\\Seen \\Flagged") + b"TAG OK done\r\n")
+    conn = conn_for(body(7, raw, b"\\Seen \\Flagged") + b"TAG OK done\r\n")
     [message] = imapfetch.fetch_messages(conn, [7])
     assert message.raw == raw
     assert message.seen and message.flags == ("\\Seen", "\\Flagged")
     assert message.internal_date == dt.datetime(2026, 11, 6, 22, 30, tzinfo=dt.UTC)
-    assert conn.sent[0].endswith(b" UID FETCH 7 (UID FLAGS INTERNALDATE BODY.PEEK[])\r\n")
+    assert scripted.commands[-1].endswith(b" UID FETCH 7 (UID FLAGS INTERNALDATE BODY.PEEK[])\r\n")
+    # The session goes on normally after the reader's command.
+    assert conn.noop()[0].startswith(b"done")
 
 
-def test_expunges_flag_updates_and_unasked_uids_are_skipped():
+def test_expunges_flag_updates_and_unasked_uids_are_skipped(conn_for):
     response = (
         b"* 3 EXPUNGE\r\n"
         b"* 2 FETCH (FLAGS (\\Seen))\r\n"
@@ -53,7 +65,7 @@ def test_expunges_flag_updates_and_unasked_uids_are_skipped():
         + b"* 1 FETCH (BODY[] {3}\r\nabc UID 5)\r\n"
         + b"TAG NO [EXPUNGEISSUED] Some messages were expunged\r\n"
     )
-    conn, _tag = tagged(response)
+    conn = conn_for(response)
     got = [(m.uid, m.raw) for m in imapfetch.fetch_messages(conn, [4, 5, 6])]
     assert got == [(5, b"abc")]
 
@@ -68,8 +80,8 @@ def test_expunges_flag_updates_and_unasked_uids_are_skipped():
         b"",
     ],
 )
-def test_a_broken_stream_is_a_protocol_error(response):
-    conn, _tag = tagged(response)
+def test_a_broken_stream_is_a_protocol_error(conn_for, response):
+    conn = conn_for(response)
     with pytest.raises(errors.ProtocolError):
         list(imapfetch.fetch_messages(conn, [1]))
 

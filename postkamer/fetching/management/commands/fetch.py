@@ -8,8 +8,9 @@ import time
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
-from postkamer.fetching import engine
+from postkamer.fetching import engine, problems, queue
 from postkamer.fetching.models import FetchRun
+from postkamer.fetching.queue import request_fetch
 from postkamer.mailboxes.models import Mailbox
 
 
@@ -49,20 +50,40 @@ class Command(BaseCommand):
         mailbox = Mailbox.objects.filter(pk=options["mailbox_id"]).first()
         if mailbox is None:
             raise CommandError(_("Mailbox %(id)s does not exist.") % {"id": options["mailbox_id"]})
-        # Recorded like a queued run so the UI shows it, but created directly
-        # (not through request_fetch) because it runs here, not in the worker.
-        run = FetchRun.objects.create(mailbox=mailbox, trigger=FetchRun.Trigger.COMMAND)
-        bar = _ProgressBar(sys.stderr)
         started = time.monotonic()
-        ok = engine.run_queued(run.pk, progress=bar)
-        bar.finish()
-        run.refresh_from_db()
+        bar = _ProgressBar(sys.stderr)
+        while True:
+            # Like the button: a run already queued or running is that run. Not
+            # handed to the worker: this command runs it here, unless the worker
+            # took it first, and then waits for it.
+            run = request_fetch(mailbox, trigger=FetchRun.Trigger.COMMAND, enqueue=False)
+            engine.run_queued(run.pk, progress=bar)
+            bar.finish()
+            run = self._wait(run)
+            if run is not None:
+                break
         seconds = time.monotonic() - started
-        if run.ok is None and run.error_code == "busy":
+        if run.ok is None:
             raise CommandError(run.error)
-        if not ok:
+        if not run.ok:
             raise CommandError(run.error or _("The fetch failed."))
         self.stdout.write(
             _("%(name)s: %(count)d new messages in %(seconds).1f s.")
             % {"name": mailbox.name, "count": run.new_messages, "seconds": seconds}
         )
+
+    def _wait(self, run: FetchRun) -> FetchRun | None:
+        """Wait until ``run`` finished and return it; None when it was abandoned
+        (its worker stopped) and a new one should be asked for."""
+        told = False
+        while True:
+            run.refresh_from_db()
+            if run.finished_at is not None:
+                return None if run.error_code == problems.ABANDONED else run
+            if queue.is_stale(run):
+                queue.abandon(run)
+                continue
+            if not told:
+                self.stderr.write(_("Waiting for the fetch that is already running…"))
+                told = True
+            time.sleep(0.5)
