@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from postkamer import envconf  # noqa: E402
 from tests.servers.dovecot import Dovecot, make_workdir, remove_workdir  # noqa: E402
 from tests.servers.drip import DrippingProxy  # noqa: E402
 from tests.servers.tls import make_test_ca  # noqa: E402
@@ -109,6 +110,7 @@ def run_scenario(
     ``ok`` and ``code``. The last fetch is office B's."""
     proxy = DrippingProxy(dovecot.imap_port, drip_after=0, interval=drip)
     data_dir = Path(tempfile.mkdtemp(prefix="postkamer-fairness-"))
+    envconf.generate_keys(data_dir)  # what `postkamer bootstrap` does on a new data dir
     worker: subprocess.Popen | None = None
     try:
         slow = [(*dovecot.new_user(), proxy.port) for _ in range(slow_mailboxes)]

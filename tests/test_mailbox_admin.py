@@ -46,7 +46,10 @@ def test_creating_in_the_admin_is_logged_and_sets_the_owners_one_by_one(client, 
 def test_changing_in_the_admin_is_logged_with_the_interval_rule(client, staff, office):
     box = office.mailbox
     Mailbox.objects.filter(pk=box.pk).update(
-        interval_minutes=None, disabled_reason="Na 5 fouten uitgeschakeld", error_count=5
+        interval_minutes=None,
+        disabled_code="legacy",
+        disabled_params={"text": "Na 5 fouten uitgeschakeld"},
+        error_count=5,
     )
     box.refresh_from_db()
     url = f"/admin/mailboxes/mailbox/{box.pk}/change/"

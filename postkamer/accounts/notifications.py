@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -12,14 +15,23 @@ from postkamer.accounts.models import Notification, User
 LIST_SIZE = 100
 
 
-def message(notification: Notification) -> str:
-    """The notification in the active language: made from its kind and parameters
-    (the fetch engine's are described by ``postkamer.fetching.problems``), or the
-    text older notifications were stored with."""
-    if notification.params:
-        from postkamer.fetching.problems import describe
+#: kind -> the sentence for a notification of that kind, from its parameters, in the
+#: active language. The app that creates a kind registers its wording (from its
+#: ``AppConfig.ready``): accounts knows none of the apps above it.
+_WORDING: dict[str, Callable[[dict[str, Any]], str]] = {}
 
-        return describe(notification.kind, notification.params)
+
+def register_wording(kind: str, wording: Callable[[dict[str, Any]], str]) -> None:
+    """Word notifications of ``kind`` with ``wording(params)`` when they are shown."""
+    _WORDING[kind] = wording
+
+
+def message(notification: Notification) -> str:
+    """The notification in the active language: made from its kind and parameters,
+    or the text older notifications were stored with."""
+    wording = _WORDING.get(notification.kind)
+    if notification.params and wording is not None:
+        return wording(notification.params)
     return notification.text
 
 

@@ -1,9 +1,10 @@
 """Keep the worker's log to what happened.
 
-Huey logs three lines a minute for the periodic dispatcher (enqueued, executing,
-executed), whether or not anything was due. The dispatcher logs what it queued
-itself (``engine.dispatch_due``), so Huey's lines about it are dropped; its
-warnings and errors still pass.
+Huey logs three lines a minute for each periodic dispatcher (enqueued, executing,
+executed), whether or not anything was due. A dispatcher logs what it queued
+itself (``engine.dispatch_due`` for fetches), so Huey's lines about it are dropped;
+its warnings and errors still pass. Other apps' dispatchers (sending's) are made
+quiet the same way with :func:`install`.
 """
 
 from __future__ import annotations
@@ -12,21 +13,23 @@ import logging
 
 #: The loggers Huey writes those lines to: its API and the consumer's scheduler.
 HUEY_LOGGERS = ("huey", "huey.consumer.Scheduler")
-_TASK = "dispatch_due_fetches"
+#: The names of the periodic dispatch tasks whose routine lines are dropped.
+QUIET_TASKS: set[str] = set()
 
 
 class QuietDispatch(logging.Filter):
-    """Drops Huey's INFO and DEBUG lines about the periodic dispatcher."""
+    """Drops Huey's INFO and DEBUG lines about the periodic dispatchers."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno > logging.INFO:
             return True
         args = record.args if isinstance(record.args, tuple) else (record.args,)
-        return not any(_TASK in str(arg) for arg in args)
+        return not any(task in str(arg) for arg in args for task in QUIET_TASKS)
 
 
-def install() -> None:
-    """Attach :class:`QuietDispatch` to Huey's loggers (once)."""
+def install(task: str = "dispatch_due_fetches") -> None:
+    """Drop Huey's routine lines about the periodic task ``task`` (a function name)."""
+    QUIET_TASKS.add(task)
     for name in HUEY_LOGGERS:
         logger = logging.getLogger(name)
         if not any(isinstance(f, QuietDispatch) for f in logger.filters):

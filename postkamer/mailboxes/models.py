@@ -99,7 +99,7 @@ class Mailbox(models.Model):
     # Set on the Beveiliging tab: checked before the selectors seen in stored mail.
     dkim_selector = models.CharField(_("DKIM selector"), max_length=200, blank=True)
 
-    # Fetch status, kept as codes and parameters (postkamer.fetching.problems) and
+    # Fetch status, kept as codes and parameters (postkamer.mailboxes.problems) and
     # put into words when shown: ``last_error`` and ``disabled_reason`` below.
     error_count = models.PositiveIntegerField(default=0, editable=False)
     last_error_code = models.CharField(max_length=40, blank=True, editable=False)
@@ -185,14 +185,14 @@ class Mailbox(models.Model):
     @property
     def last_error(self) -> str:
         """The last fetch error in words, in the active language ("" when none)."""
-        from postkamer.fetching.problems import describe
+        from postkamer.mailboxes.problems import describe
 
         return describe(self.last_error_code, self.last_error_params)
 
     @property
     def disabled_reason(self) -> str:
         """Why automatic fetching is off, in the active language ("" when it is on)."""
-        from postkamer.fetching.problems import describe
+        from postkamer.mailboxes.problems import describe
 
         return describe(self.disabled_code, self.disabled_params)
 

@@ -322,4 +322,6 @@ def dispatch_due(now: dt.datetime | None = None, limit: int = 500) -> int:
     )
     for pk in ids:
         tasks.send_task.schedule((pk,), delay=0, priority=tasks.SEND_PRIORITY)
+    if ids:
+        log.info("queued %d due send(s)", len(ids))
     return len(ids)

@@ -35,9 +35,9 @@ def heard():
 def test_each_committed_batch_is_announced_with_its_folder_and_new_ids(
     box, heard, django_capture_on_commit_callbacks, monkeypatch
 ):
-    from postkamer.fetching import engine
+    from postkamer.fetching import reader
 
-    monkeypatch.setattr(engine, "BATCH_MESSAGES", 2)
+    monkeypatch.setattr(reader, "BATCH_MESSAGES", 2)
     box.mailbox.junk_folder = "Junk"
     box.mailbox.save()
     for i in range(3):
@@ -107,11 +107,11 @@ def test_the_announcement_costs_one_query_per_batch_and_the_auto_reply_check_one
     from django.test.utils import CaptureQueriesContext
 
     from postkamer.autoreply import receivers
-    from postkamer.fetching import engine
+    from postkamer.fetching import reader
     from tests.fetching.conftest import make_box
 
     settings.POSTKAMER_CA_FILE = dovecot.ca_file
-    monkeypatch.setattr(engine, "BATCH_MESSAGES", 2)
+    monkeypatch.setattr(reader, "BATCH_MESSAGES", 2)
 
     def queries_of_a_first_fetch() -> int:
         box = make_box(dovecot, *dovecot.new_user())

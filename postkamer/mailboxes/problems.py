@@ -1,0 +1,148 @@
+"""Why a fetch failed or a mailbox was switched off: stored as a code and its
+parameters, put into words only when shown, in the reader's language.
+
+A colleague who chose English must not read the Dutch of whoever happened to be
+first; so the mailbox (``last_error_code``, ``disabled_code``), the fetch run
+(``error_code``) and the notification (``kind``) keep a code plus JSON
+parameters, and :func:`describe` makes the sentence in the active language when
+a page or an API answer is made. The codes of mail errors are those of
+``postkamer.mail.errors``; the others are listed in :data:`CODES`. Rows written
+before codes existed carry ``legacy`` with their old ``text``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from postkamer.mail import errors
+from postkamer.mailboxes.connection import describe_error
+
+SECRET_UNREADABLE = "secret_unreadable"
+NOT_IMAP = "not_imap"
+BUSY = "busy"
+INTERNAL_ERROR = "internal_error"
+ABANDONED = "abandoned"
+LEASE_LOST = "lease_lost"
+TOO_MANY_ERRORS = "too_many_errors"
+MAILBOX_DISABLED = "mailbox_disabled"
+LEGACY = "legacy"
+
+#: Our own codes (besides the mail errors'), each with what its parameters hold.
+CODES = {
+    SECRET_UNREADABLE: "the stored password cannot be decrypted",
+    NOT_IMAP: "the mailbox type cannot be fetched",
+    BUSY: "another fetch of the mailbox was running (a skipped run)",
+    INTERNAL_ERROR: "not the server's fault, e.g. a database error",
+    ABANDONED: "the worker running the fetch stopped before it finished",
+    LEASE_LOST: "the claim on the mailbox expired during the fetch",
+    TOO_MANY_ERRORS: "switched off: {count, error: {code, params}}",
+    MAILBOX_DISABLED: "notification: {name, count, error: {code, params}}",
+    LEGACY: "stored before codes existed: {text}",
+}
+
+Params = dict[str, Any]
+
+
+def _mail_error_classes() -> list[type[errors.MailError]]:
+    found: list[type[errors.MailError]] = []
+    todo: list[type[errors.MailError]] = [errors.MailError]
+    while todo:
+        cls = todo.pop()
+        found.append(cls)
+        todo.extend(cls.__subclasses__())
+    return found
+
+
+def _mail_error(code: str, params: Params) -> errors.MailError | None:
+    # describe_error works on an exception; make one of the class with this code.
+    for cls in _mail_error_classes():
+        if cls.code == code:
+            if cls is errors.FolderMissing:
+                return errors.FolderMissing(str(params.get("folder") or ""))
+            return cls()
+    return None
+
+
+def describe(code: str, params: Params | None = None) -> str:
+    """Return the sentence for ``code`` with ``params``, in the active language;
+    "" for no code."""
+    params = params or {}
+    if not code:
+        return ""
+    if code == LEGACY:
+        return str(params.get("text", ""))
+    if code == TOO_MANY_ERRORS:
+        return _(
+            "Automatic fetching was switched off after %(count)d failed attempts: %(error)s"
+        ) % {"count": int(params.get("count", 0)), "error": describe_nested(params.get("error"))}
+    if code == MAILBOX_DISABLED:
+        return _(
+            "Automatic fetching of mailbox '%(name)s' was switched off after "
+            "%(count)d failed attempts. Last error: %(error)s"
+        ) % {
+            "name": params.get("name", ""),
+            "count": int(params.get("count", 0)),
+            "error": describe_nested(params.get("error")),
+        }
+    texts = {
+        SECRET_UNREADABLE: _("The stored password cannot be read. Enter the password again."),
+        NOT_IMAP: _("This mailbox type cannot be fetched yet."),
+        BUSY: _("Another fetch of this mailbox was still running; this one was skipped."),
+        INTERNAL_ERROR: _("The fetch failed."),
+        ABANDONED: _("The fetch was interrupted: the worker stopped before it finished."),
+        LEASE_LOST: _("The fetch took too long and was taken over by another one."),
+    }
+    if code in texts:
+        return texts[code]
+    mail_error = _mail_error(code, params)
+    if mail_error is None:
+        return _("The connection failed.")
+    return describe_error(mail_error)
+
+
+def describe_nested(value: object) -> str:
+    """Describe a ``{"code", "params"}`` value (as kept inside other parameters)."""
+    if not isinstance(value, dict):
+        return ""
+    return describe(str(value.get("code", "")), value.get("params") or {})
+
+
+def nested(code: str, params: Params) -> Params:
+    """Return ``code`` and ``params`` as one value to keep inside other parameters."""
+    return {"code": code, "params": params}
+
+
+def recognise(text: str) -> tuple[str, Params]:
+    """Return the code and parameters of a sentence stored before codes existed
+    (Dutch or English), or ``legacy`` with the text itself. For the migrations."""
+    from django.utils import translation
+
+    text = (text or "").strip()
+    if not text:
+        return "", {}
+    mark, number = "\x00", 987654321
+    for language in ("nl", "en"):
+        with translation.override(language):
+            switched = describe(TOO_MANY_ERRORS, {"count": number, "error": nested(LEGACY, {})})
+            head, _sep, tail = switched.partition(str(number))
+            if text.startswith(head):
+                count_text, found, error_text = text[len(head) :].partition(tail)
+                if found and count_text.isdigit():
+                    error = nested(*recognise(error_text))
+                    return TOO_MANY_ERRORS, {"count": int(count_text), "error": error}
+            folder = describe(errors.FolderMissing.code, {"folder": mark})
+            before, _sep, after = folder.partition(mark)
+            if text.startswith(before) and text.endswith(after) and len(text) > len(folder) - 1:
+                return errors.FolderMissing.code, {
+                    "folder": text[len(before) : len(text) - len(after)]
+                }
+            codes = [*CODES, *(cls.code for cls in _mail_error_classes())]
+            for code in codes:
+                if (
+                    code not in (LEGACY, TOO_MANY_ERRORS, MAILBOX_DISABLED)
+                    and describe(code) == text
+                ):
+                    return code, {}
+    return LEGACY, {"text": text}
