@@ -490,6 +490,69 @@ def read(raw: RawMessage) -> bytes:
     raise AssertionError("unreachable")
 
 
+@dataclass(frozen=True)
+class Mapped:
+    """A raw message readable in place: ``buffer[start:end]`` are its bytes.
+
+    For pack rows ``buffer`` is a read-only ``mmap`` of the segment (page cache,
+    not process memory), for database rows the row's bytes.
+    """
+
+    buffer: bytes | memoryview | mmap.mmap
+    start: int
+    end: int
+
+    def chunks(self, size: int = 64 * 1024) -> Iterator[bytes]:
+        for pos in range(self.start, self.end, size):
+            yield bytes(self.buffer[pos : min(pos + size, self.end)])
+
+
+@contextlib.contextmanager
+def mapped(raw: RawMessage) -> Iterator[Mapped]:
+    """Open ``raw``'s bytes for reading in place, to stream them (downloads).
+
+    The pack bytes are checked against the row's SHA-256 as in :func:`read`, by
+    hashing the mapping, so a reader never streams bytes of another message. The
+    mapping keeps the segment's file alive even if ``gc-raw`` replaces it meanwhile.
+    """
+    for attempt in range(2):
+        if raw.pack is None:
+            data = raw.data if isinstance(raw.data, bytes | memoryview) else bytes(raw.data)
+            yield Mapped(data, 0, len(data))
+            return
+        try:
+            fd = os.open(segment_path(raw.pack), os.O_RDONLY)
+        except FileNotFoundError:
+            if attempt:
+                raise RawMissing(f"segment {raw.pack} of raw message {raw.pk} is gone") from None
+            raw.refresh_from_db(fields=["pack", "offset", "data"])
+            continue
+        break
+    offset = raw.offset or 0
+    # mmap offsets must be multiples of the allocation granularity.
+    aligned = offset - offset % mmap.ALLOCATIONGRANULARITY
+    try:
+        if os.fstat(fd).st_size < offset + raw.size:
+            raise RawMissing(f"segment {raw.pack} ends before offset {offset}+{raw.size}")
+        length = offset - aligned + raw.size
+        mm = mmap.mmap(fd, length, access=mmap.ACCESS_READ, offset=aligned) if length else None
+    finally:
+        os.close(fd)
+    if mm is None:
+        yield Mapped(b"", 0, 0)
+        return
+    try:
+        view = Mapped(mm, offset - aligned, length)
+        digest = hashlib.sha256()
+        for pos in range(view.start, view.end, 1 << 20):
+            digest.update(mm[pos : min(pos + (1 << 20), view.end)])
+        if digest.hexdigest() != raw.sha256:
+            raise RawMissing(f"raw message {raw.pk}: bytes in segment {raw.pack} do not match")
+        yield view
+    finally:
+        mm.close()
+
+
 # -- garbage ------------------------------------------------------------------------
 
 #: Segments whose referenced bytes fall below this share of the file are rewritten.
