@@ -158,8 +158,6 @@ def dovecot_mailbox(
 def stored(box: Mailbox, raw: bytes, *, folder: str = "inbox", when: Any = None):
     """Store ``raw`` as the fetch does (``fetching.store``: parse, raw store, the bulk
     INSERT with its search triggers) and return the Message."""
-    import datetime as dt
-
     from django.utils import timezone
 
     from postkamer.fetching import store
