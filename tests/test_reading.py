@@ -74,7 +74,10 @@ def test_a_plain_name_is_shown_with_its_address_and_no_warning(client, office):
     factories.stored(office.mailbox, factories.mime_message(sender="Jan Jansen <jan@klant.test>"))
     client.force_login(office.advisor)
     html = _page(client, f"/email/?mailbox={office.mailbox.pk}")
-    assert '<span class="name">Jan Jansen</span> <span class="email">&lt;jan@klant.test&gt;</span>' in html
+    assert (
+        '<span class="name">Jan Jansen</span> <span class="email">&lt;jan@klant.test&gt;</span>'
+        in html
+    )
     assert "suspicious" not in html
 
 
