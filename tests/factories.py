@@ -190,13 +190,14 @@ def mime_message(
     """A MIME message built with the standard library (``attachments`` and ``inline``
     are (file name or Content-ID, content type, bytes))."""
     from email.message import EmailMessage
-    from email.utils import make_msgid
+    from email.utils import formatdate, make_msgid
 
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = to
     msg["Subject"] = subject
     msg["Message-ID"] = make_msgid(domain="klant.test")
+    msg["Date"] = formatdate(localtime=True)
     for line in filter(None, headers.split("\n")):
         key, value = line.split(":", 1)
         msg[key.strip()] = value.strip()

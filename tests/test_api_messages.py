@@ -285,9 +285,10 @@ def test_read_state_is_the_callers_and_patch_changes_only_it(api, office):
     listing = api.get(f"/api/v1/mailboxes/{office.mailbox.pk}/messages/").json()
     assert listing["results"][0]["read"] is False
     api.force_authenticate(office.advisor)
-    assert api.patch(f"/api/v1/messages/{msg.pk}/", {"read": False}, format="json").json()[
-        "read"
-    ] is False
+    assert (
+        api.patch(f"/api/v1/messages/{msg.pk}/", {"read": False}, format="json").json()["read"]
+        is False
+    )
     refused = api.patch(f"/api/v1/messages/{msg.pk}/", {"read": "misschien"}, format="json")
     assert refused.status_code == 400 and "read" in refused.json()
 
