@@ -311,3 +311,27 @@ def test_without_reference_headers_the_conversation_falls_back_to_the_subject(cl
     thread = html.split('id="thread-title"', 1)[1]
     assert f"/email/messages/{answer.pk}/" in thread
     assert "Vraag over polis 2" not in thread
+
+
+@pytest.mark.parametrize("kind", ["pack", "database"])
+def test_a_large_attachment_streams_from_either_raw_store(client, office, settings, kind):
+    settings.POSTKAMER_RAW_STORE = kind
+    data = bytes(range(256)) * (6 * 1024)  # 1.5 MiB: the database row is read in pieces
+    message = factories.stored(
+        office.mailbox,
+        factories.mime_message(attachments=(("groot.bin", "application/octet-stream", data),)),
+    )
+    assert (message.raw.pack is None) == (kind == "database")
+    client.force_login(office.advisor)
+    response = client.get(f"/email/messages/{message.pk}/attachments/0/")
+    chunks = list(response.streaming_content)
+    assert b"".join(chunks) == data
+    assert max(len(c) for c in chunks) <= 64 * 1024
+    original = client.get(f"/email/messages/{message.pk}/raw/")
+    assert b"".join(original.streaming_content) == rawstore_read(message)
+
+
+def rawstore_read(message):
+    from postkamer.messages import rawstore
+
+    return rawstore.read(message.raw)

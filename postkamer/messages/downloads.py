@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 
 from postkamer.mail import parts
 from postkamer.messages import rawstore
-from postkamer.messages.models import Attachment, Message
+from postkamer.messages.models import Attachment, Message, RawMessage
 from postkamer.messages.textsafety import strip_bidi
 
 DOWNLOAD_CSP = "default-src 'none'; sandbox"
@@ -59,13 +59,18 @@ def safe_content_type(value: str) -> str:
     return value if _CTYPE_RE.match(value) else "application/octet-stream"
 
 
+def _raw(message: Message) -> RawMessage:
+    # Without the bytes column: rawstore.mapped reads large database rows in pieces.
+    return RawMessage.objects.defer("data").get(pk=message.raw_id)
+
+
 def _stream(message: Message, part: str) -> Iterator[bytes]:
     """Open the raw message and find ``part`` now (so a missing part is a 404, not
     a broken download), then yield its decoded chunks; closing the generator
     releases the mapping."""
     stack = ExitStack()
     try:
-        view = stack.enter_context(rawstore.mapped(message.raw))
+        view = stack.enter_context(rawstore.mapped(_raw(message)))
         located = parts.locate(view.buffer, part, view.start, view.end)
     except rawstore.RawMissing:
         stack.close()
@@ -127,7 +132,7 @@ def raw_response(message: Message) -> StreamingHttpResponse:
     """The message exactly as fetched, as a ``.eml`` download."""
     stack = ExitStack()
     try:
-        view = stack.enter_context(rawstore.mapped(message.raw))
+        view = stack.enter_context(rawstore.mapped(_raw(message)))
     except rawstore.RawMissing:
         stack.close()
         raise Http404(_("The stored message could not be read.")) from None
