@@ -194,3 +194,20 @@ def test_the_list_search_and_api_list_take_as_many_queries_for_one_message_as_fo
     factories.mailbox(office.tenant, owners=(office.advisor,))
     with django_assert_num_queries(one):
         client.get(url)
+
+
+def test_a_search_with_very_many_results_says_so_instead_of_counting_them_all(
+    client, office, monkeypatch
+):
+    from postkamer.messages import views
+
+    monkeypatch.setattr(views, "SEARCH_COUNT_CAP", 3)
+    monkeypatch.setattr(views, "PAGE_SIZE", 2)
+    for i in range(5):
+        factories.message(office.mailbox, subject=f"Premie {i}", text="premie")
+    client.force_login(office.advisor)
+    html = client.get(f"/email/?mailbox={office.mailbox.pk}&q=premie").content.decode()
+    assert "Meer dan 3 berichten gevonden." in html
+    assert "Premie 4" in html and "Premie 3" in html and "Pagina 1 van 2" in html
+    html = client.get(f"/email/?mailbox={office.mailbox.pk}&q=premie+4").content.decode()
+    assert "1 bericht gevonden" in html

@@ -141,6 +141,8 @@ class MailboxMessagesView(UserLanguageMixin, generics.ListAPIView):
             # Every mistake at once, in the caller's language.
             raise ValidationError(errors)
         messages = form.apply(Message.objects.filter(mailbox=mailbox, folder=folder))
+        # The list shows no bodies: leave them in the database.
+        messages = messages.defer("text", "html", "references", "problems")
         return readstate.with_read(messages, self.request.user).order_by("-received_at", "-pk")
 
 

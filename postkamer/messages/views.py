@@ -32,6 +32,7 @@ from postkamer.messages.forms import SearchForm
 from postkamer.messages.models import Folder, Message
 
 PAGE_SIZE = 50
+SEARCH_COUNT_CAP = 1000
 
 
 @functools.cache
@@ -53,6 +54,21 @@ LIST_COLUMNS = (
 # session cookie with its image requests.
 INLINE_SALT = "postkamer.inline-image"
 INLINE_MAX_AGE = 12 * 3600
+
+
+class SearchPaginator(Paginator):
+    """Counts search results up to :data:`SEARCH_COUNT_CAP` and no further.
+
+    An exact count of a common word means testing every message of the mailbox;
+    stopping at the cap keeps a search as fast as its first page. ``capped`` says
+    that there are more (the page asks to refine the search).
+    """
+
+    @functools.cached_property
+    def count(self) -> int:
+        found = self.object_list.order_by()[: SEARCH_COUNT_CAP + 1].count()
+        self.capped = found > SEARCH_COUNT_CAP
+        return min(found, SEARCH_COUNT_CAP)
 
 
 def _folder(value: str | None) -> str:
@@ -102,9 +118,9 @@ def email_module(request: HttpRequest) -> HttpResponse:
         }
         messages = form.apply(Message.objects.filter(mailbox=selected, folder=folder))
         messages = readstate.with_read(messages, user).only(*LIST_COLUMNS)
-        page = Paginator(messages.order_by("-received_at", "-pk"), PAGE_SIZE).get_page(
-            request.GET.get("page")
-        )
+        paginator_class = SearchPaginator if form.active else Paginator
+        paginator = paginator_class(messages.order_by("-received_at", "-pk"), PAGE_SIZE)
+        page = paginator.get_page(request.GET.get("page"))
         run = status.latest_run(selected)
         context.update(
             {
@@ -114,6 +130,8 @@ def email_module(request: HttpRequest) -> HttpResponse:
                 "message_prefix": reverse("email-message", args=[0])[: -len("0/")],
                 "paperclip": _paperclip(),
                 "searching": form.active,
+                "search_capped": getattr(paginator, "capped", False),
+                "search_cap": SEARCH_COUNT_CAP,
                 "tab_query": _query(mailbox=selected.pk, **filters),
                 "page_query": _query(mailbox=selected.pk, folder=folder, **filters),
                 "run": run,
