@@ -143,7 +143,11 @@ class MailboxMessagesView(UserLanguageMixin, generics.ListAPIView):
         messages = form.apply(Message.objects.filter(mailbox=mailbox, folder=folder))
         # The list shows no bodies: leave them in the database.
         messages = messages.defer("text", "html", "references", "problems")
-        return readstate.with_read(messages, self.request.user).order_by("-received_at", "-pk")
+        return messages.order_by("-received_at", "-pk")
+
+    def paginate_queryset(self, queryset):  # type: ignore[no-untyped-def]
+        page = super().paginate_queryset(queryset)
+        return None if page is None else readstate.flag_read(self.request.user, page)
 
 
 class FetchQueuedSerializer(serializers.Serializer):

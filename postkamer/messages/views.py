@@ -117,10 +117,11 @@ def email_module(request: HttpRequest) -> HttpResponse:
             if request.GET.get(key)
         }
         messages = form.apply(Message.objects.filter(mailbox=selected, folder=folder))
-        messages = readstate.with_read(messages, user).only(*LIST_COLUMNS)
+        messages = messages.only(*LIST_COLUMNS)
         paginator_class = SearchPaginator if form.active else Paginator
         paginator = paginator_class(messages.order_by("-received_at", "-pk"), PAGE_SIZE)
         page = paginator.get_page(request.GET.get("page"))
+        page.object_list = readstate.flag_read(user, page.object_list)
         run = status.latest_run(selected)
         context.update(
             {
