@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 from django.core import signing
 from django.core.exceptions import PermissionDenied
@@ -223,7 +223,8 @@ def message_body(request: HttpRequest, pk: int) -> HttpResponse:
     index = _inline_index(message)
 
     def cid_url(content_id: str) -> str | None:
-        n = index.get(content_id.strip().strip("<>"))
+        # RFC 2392: a cid: URL is the Content-ID, %-encoded where needed.
+        n = index.get(unquote(content_id.strip()).strip("<>"))
         return None if n is None else f"{inline_prefix}{n}/?{urlencode({'t': token})}"
 
     cleaned = clean_html(message.html or "", allow_remote_images=show_images, cid_url=cid_url)
