@@ -510,11 +510,11 @@ class Mapped:
 
 #: Database rows up to this size are read in one piece; larger ones are spooled.
 SPOOL_FROM = 1 << 20
-_SPOOL_CHUNK = 1 << 20
+_SPOOL_CHUNK = 256 * 1024
 
 
 def _row_chunks(raw: RawMessage) -> Iterator[bytes]:
-    """The bytes of a database-store row, a megabyte at a time (SQLite's incremental
+    """The bytes of a database-store row, 256 KiB at a time (SQLite's incremental
     blob reading, PostgreSQL's ``substring``), so no copy of the whole is made."""
     from django.db import connection
 

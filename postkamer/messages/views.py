@@ -57,18 +57,32 @@ INLINE_MAX_AGE = 12 * 3600
 
 
 class SearchPaginator(Paginator):
-    """Counts search results up to :data:`SEARCH_COUNT_CAP` and no further.
+    """Pages of search results from one look at the index.
 
-    An exact count of a common word means testing every message of the mailbox;
-    stopping at the cap keeps a search as fast as its first page. ``capped`` says
-    that there are more (the page asks to refine the search).
+    The IDs of the first :data:`SEARCH_COUNT_CAP` (+1) results, newest first, are
+    read in one query, which gives both the count and every page's IDs; a page then
+    loads its rows by ID. A separate COUNT would run the full-text match a second
+    time, and an exact count of a common word tests every message of the mailbox.
+    ``capped`` says that there are more than the cap (the page asks to refine).
     """
 
     @functools.cached_property
+    def ids(self) -> list[int]:
+        return list(self.object_list.values_list("pk", flat=True)[: SEARCH_COUNT_CAP + 1])
+
+    @functools.cached_property
     def count(self) -> int:
-        found = self.object_list.order_by()[: SEARCH_COUNT_CAP + 1].count()
-        self.capped = found > SEARCH_COUNT_CAP
-        return min(found, SEARCH_COUNT_CAP)
+        self.capped = len(self.ids) > SEARCH_COUNT_CAP
+        return min(len(self.ids), SEARCH_COUNT_CAP)
+
+    def page(self, number: Any) -> Any:
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        chunk = self.ids[bottom : min(bottom + self.per_page, self.count)]
+        # The IDs come from the mailbox-scoped search above; loading them again by
+        # ID alone does not run the match a second time.
+        rows = Message.objects.only(*LIST_COLUMNS).in_bulk(chunk)
+        return self._get_page([rows[pk] for pk in chunk if pk in rows], number, self)
 
 
 def _folder(value: str | None) -> str:
