@@ -7,6 +7,7 @@ message page, the "markeer als ongelezen" button and the API alike.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count
@@ -59,10 +60,16 @@ def flag_read(user: User, messages: Iterable[Message]) -> list[Message]:
     return items
 
 
-def unread_counts(user: User, mailbox_ids: Iterable[int]) -> dict[int, int]:
-    """{mailbox id: unread inbox messages for ``user``}, in two queries whatever the
-    number of mailboxes: the inbox totals minus the user's reads there (see
-    :class:`MessageRead` for why not an anti-join)."""
+@dataclass(frozen=True)
+class InboxCount:
+    total: int
+    unread: int
+
+
+def inbox_counts(user: User, mailbox_ids: Iterable[int]) -> dict[int, InboxCount]:
+    """{mailbox id: its inbox's messages and those unread by ``user``}, in two queries
+    whatever the number of mailboxes: the inbox totals minus the user's reads there
+    (see :class:`MessageRead` for why not an anti-join)."""
     ids = list(mailbox_ids)
     if not ids:
         return {}
@@ -81,4 +88,7 @@ def unread_counts(user: User, mailbox_ids: Iterable[int]) -> dict[int, int]:
         .values_list("mailbox_id", "n")
         .order_by()
     )
-    return {pk: max(totals.get(pk, 0) - reads.get(pk, 0), 0) for pk in ids}
+    return {
+        pk: InboxCount(totals.get(pk, 0), max(totals.get(pk, 0) - reads.get(pk, 0), 0))
+        for pk in ids
+    }

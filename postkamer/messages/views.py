@@ -104,9 +104,9 @@ def _query(**values: Any) -> str:
 def email_module(request: HttpRequest) -> HttpResponse:
     user = request.user
     mailboxes = list(access.readable_mailboxes(user).order_by("name"))
-    unread = readstate.unread_counts(user, [m.pk for m in mailboxes])
+    counts = readstate.inbox_counts(user, [m.pk for m in mailboxes])
     for box in mailboxes:
-        box.unread = unread.get(box.pk, 0)
+        box.unread = counts[box.pk].unread
     folder = _folder(request.GET.get("folder"))
     selected = None
     if request.GET.get("mailbox"):
@@ -132,8 +132,14 @@ def email_module(request: HttpRequest) -> HttpResponse:
         }
         messages = form.apply(Message.objects.filter(mailbox=selected, folder=folder))
         messages = messages.only(*LIST_COLUMNS)
-        paginator_class = SearchPaginator if form.active else Paginator
-        paginator = paginator_class(messages.order_by("-received_at", "-pk"), PAGE_SIZE)
+        messages = messages.order_by("-received_at", "-pk")
+        if form.active:
+            paginator: Paginator = SearchPaginator(messages, PAGE_SIZE)
+        else:
+            paginator = Paginator(messages, PAGE_SIZE)
+            if folder == Folder.INBOX and selected.pk in counts:
+                # The switcher just counted this inbox: no second count of it.
+                paginator.count = counts[selected.pk].total
         page = paginator.get_page(request.GET.get("page"))
         page.object_list = readstate.flag_read(user, page.object_list)
         run = status.latest_run(selected)
