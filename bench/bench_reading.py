@@ -90,9 +90,12 @@ def _message(rng: random.Random, words: list[str], i: int) -> bytes:
 # -- the child: one database -----------------------------------------------------------
 
 
-def _setup_django(database: str, pg_url: str) -> None:
+def _setup_django(database: str, pg_url: str, keep: bool = False) -> None:
     data_dir = tempfile.mkdtemp(prefix="postkamer-bench-reading-")
-    atexit.register(shutil.rmtree, data_dir, ignore_errors=True)
+    if keep:
+        print(f"keeping the data dir {data_dir} and the database", file=sys.stderr)
+    else:
+        atexit.register(shutil.rmtree, data_dir, ignore_errors=True)
     os.environ["POSTKAMER_DATA_DIR"] = data_dir
     os.environ.pop("DATABASE_URL", None)
     if database == "postgres":
@@ -103,7 +106,8 @@ def _setup_django(database: str, pg_url: str) -> None:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
             conn.execute(f'CREATE DATABASE "{name}"')
-        atexit.register(_drop_database, admin, name)
+        if not keep:
+            atexit.register(_drop_database, admin, name)
         os.environ["DATABASE_URL"] = pg_url
     os.environ["DJANGO_SETTINGS_MODULE"] = "postkamer.settings"
     sys.path.insert(0, str(ROOT))
@@ -231,8 +235,10 @@ def _attachment_memory(box, user, kind: str) -> dict[str, float]:
     return {"python_peak": peak, "rss_peak": rss, "page_peak": page_peak}
 
 
-def child(database: str, count: int, requests: int, pg_url: str, skip_attachment: bool) -> None:
-    _setup_django(database, pg_url)
+def child(
+    database: str, count: int, requests: int, pg_url: str, skip_attachment: bool, keep: bool
+) -> None:
+    _setup_django(database, pg_url, keep)
     from django.db import connection
     from django.test import Client
 
@@ -299,10 +305,13 @@ def main() -> None:
         "--pg-url", default="postgres://postgres@127.0.0.1:5432/postkamer_bench_reading"
     )
     ap.add_argument("--skip-attachment", action="store_true")
+    ap.add_argument("--keep", action="store_true", help="keep the databases, to look at plans")
     ap.add_argument("--child", choices=["sqlite", "postgres"], help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        child(args.child, args.messages, args.requests, args.pg_url, args.skip_attachment)
+        child(
+            args.child, args.messages, args.requests, args.pg_url, args.skip_attachment, args.keep
+        )
         return
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     for database in args.databases.split(","):
