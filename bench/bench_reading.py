@@ -321,6 +321,7 @@ def main() -> None:
         command += ["--pg-url", args.pg_url] + (
             ["--skip-attachment"] if args.skip_attachment else []
         )
+        command += ["--keep"] if args.keep else []
         process = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
         if process.returncode:
             print(process.stdout, process.stderr)
