@@ -71,6 +71,9 @@ def mail(office):
         ("q=devries", ["offerte"]),  # part of the sender's address
         ("q=vries", ["offerte"]),  # the sender's name
         ("q=schade%40kantoor.test", ["schade"]),  # a recipient's whole address
+        ("q=Jan%40DeVries.test", ["offerte"]),  # the sender's, in any case
+        ("q=jan%40kantoor.test", []),  # an address is matched whole, not by its parts
+        ("q=schade%40kantoor.test+aanrijding", ["schade"]),
         ("q=aanrijding", ["schade"]),  # body text
         ("q=hypotheekrente", ["nieuwsbrief"]),  # the text of an HTML-only message
         ("q=hypotheek", ["nieuwsbrief"]),  # a prefix

@@ -32,6 +32,7 @@ BODY_LIMIT = 100_000
 FTS_TABLE = "mailmessages_message_fts"
 TABLE = "mailmessages_message"
 _WORD_RE = re.compile(r"[^\W_]+")
+_ADDRESS_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 MAX_WORDS = 12
 
 # -- SQLite -------------------------------------------------------------------------
@@ -96,11 +97,21 @@ def _pg_addresses(column: str) -> str:
     )
 
 
+def _pg_whole_addresses() -> str:
+    # Each address also as one 'email' lexeme, so a search for a whole address is one
+    # exact lookup instead of an AND of its parts ("nl" is in every Dutch address).
+    columns = " || ' ' || ".join(
+        f"jsonb_path_query_array({c}, '$[*].address')::text"
+        for c in ("from_addresses", "to_addresses", "cc_addresses")
+    )
+    return f"to_tsvector('simple'::regconfig, {columns})"
+
+
 POSTGRES_ADD = [
     f"ALTER TABLE {TABLE} ADD COLUMN search tsvector GENERATED ALWAYS AS ("
     f"setweight(to_tsvector('dutch'::regconfig, coalesce(subject, '')), 'A') || "
     f"{_pg_addresses('from_addresses')} || {_pg_addresses('to_addresses')} || "
-    f"{_pg_addresses('cc_addresses')} || "
+    f"{_pg_addresses('cc_addresses')} || {_pg_whole_addresses()} || "
     f"to_tsvector('dutch'::regconfig, left(coalesce(text, ''), {BODY_LIMIT}))"
     ") STORED",
     f"CREATE INDEX message_search_idx ON {TABLE} USING GIN (search)",
@@ -114,6 +125,13 @@ POSTGRES_DROP = [
 def words(query: str) -> list[str]:
     """The search words of ``query`` (letters and digits; at most :data:`MAX_WORDS`)."""
     return _WORD_RE.findall(query.lower())[:MAX_WORDS]
+
+
+def terms(query: str) -> tuple[list[str], list[str]]:
+    """(whole e-mail addresses, other words) of ``query``: an address is looked up as a
+    whole, the rest word by word as prefixes."""
+    addresses = [a.lower().strip(".") for a in _ADDRESS_RE.findall(query)][:MAX_WORDS]
+    return addresses, words(_ADDRESS_RE.sub(" ", query))
 
 
 def ensure_sqlite_triggers() -> None:
@@ -140,24 +158,28 @@ def matching(messages: QuerySet[Message], query: str) -> QuerySet[Message]:
 
     A query without words matches nothing (it is not a way to list everything).
     """
-    terms = words(query)
-    if not terms:
+    addresses, prefixes = terms(query)
+    if not addresses and not prefixes:
         return messages.none()
     if connection.vendor == "postgresql":
         # Each word as a prefix, stemmed (subject, body) or as written (names and
-        # addresses, indexed with 'simple'); every word must match.
+        # addresses, indexed with 'simple'); an address as its one lexeme; all must
+        # match.
         one = "(to_tsquery('dutch'::regconfig, %s) || to_tsquery('simple'::regconfig, %s))"
-        tsquery = " && ".join([one] * len(terms))
+        whole = "to_tsquery('simple'::regconfig, %s)"
+        tsquery = " && ".join([whole] * len(addresses) + [one] * len(prefixes))
+        params = [*addresses, *(p for t in prefixes for p in (f"{t}:*", f"{t}:*"))]
         return messages.extra(  # noqa: S610 - only the fixed SQL above; words are parameters
-            where=[f"{TABLE}.search @@ ({tsquery})"],
-            params=[p for t in terms for p in (f"{t}:*", f"{t}:*")],
+            where=[f"{TABLE}.search @@ ({tsquery})"], params=params
         )
     # FTS5: each word quoted (no operators from the user) and made a prefix. The
     # unary "+" keeps SQLite from driving the query by the matches (a lookup and a
     # sort per hit: 50 ms for a word in most of 100,000 messages); it walks the
     # mailbox's list index newest first instead, testing each against the matches,
     # and stops at the page's end (4-13 ms, bench/bench_reading.py).
-    match = " ".join(f'"{t}"*' for t in terms)
+    # An address is a phrase of its parts (FTS5 splits it at "@" and ".").
+    phrases = [f'"{" ".join(words(a))}"' for a in addresses]
+    match = " ".join([*phrases, *(f'"{t}"*' for t in prefixes)])
     return messages.extra(  # noqa: S610 - as above
         where=[f"+{TABLE}.id IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s)"],  # noqa: S608
         params=[match],
