@@ -34,12 +34,6 @@ from postkamer.messages.models import Folder, Message
 PAGE_SIZE = 50
 SEARCH_COUNT_CAP = 1000
 
-
-@functools.cache
-def _paperclip() -> str:
-    return mark_safe(render_to_string("icons/paperclip.svg"))  # noqa: S308 - our own file
-
-
 LIST_COLUMNS = (
     "pk",
     "subject",
@@ -54,6 +48,11 @@ LIST_COLUMNS = (
 # session cookie with its image requests.
 INLINE_SALT = "postkamer.inline-image"
 INLINE_MAX_AGE = 12 * 3600
+
+
+@functools.cache
+def _paperclip() -> str:
+    return mark_safe(render_to_string("icons/paperclip.svg"))  # noqa: S308 - our own file
 
 
 class SearchPaginator(Paginator):
