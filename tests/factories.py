@@ -153,3 +153,66 @@ def dovecot_mailbox(
     }
     values.update(fields)
     return mailbox(t, owners=owners, **values)
+
+
+def stored(box: Mailbox, raw: bytes, *, folder: str = "inbox", when: Any = None):
+    """Store ``raw`` as the fetch does (``fetching.store``: parse, raw store, the bulk
+    INSERT with its search triggers) and return the Message."""
+    from django.utils import timezone
+
+    from postkamer.fetching import store
+    from postkamer.fetching.models import FolderState
+    from postkamer.mail.imapfetch import FetchedMessage
+    from postkamer.messages.models import Message
+
+    name = {"inbox": "INBOX", "junk": "Junk", "sent": "Sent"}[folder]
+    state = FolderState.objects.get_or_create(
+        mailbox=box, role=folder, defaults={"name": name, "uidvalidity": 1}
+    )[0]
+    uid = state.last_uid + 1
+    when = when or timezone.now()
+    item = store.prepare(FetchedMessage(uid=uid, raw=raw, flags=(), internal_date=when))
+    store.store_batch(state, state.uidvalidity or 1, [item])
+    return Message.objects.get(mailbox=box, server_folder=name, uid=uid)
+
+
+def mime_message(
+    *,
+    subject: str = "Offerte",
+    sender: str = "Jan Jansen <jan@klant.test>",
+    to: str = "info@kantoor.test",
+    text: str | None = "Beste kantoor,",
+    html: str | None = None,
+    attachments: tuple[tuple[str, str, bytes], ...] = (),
+    inline: tuple[tuple[str, str, bytes], ...] = (),
+    headers: str = "",
+) -> bytes:
+    """A MIME message built with the standard library (``attachments`` and ``inline``
+    are (file name or Content-ID, content type, bytes))."""
+    from email.message import EmailMessage
+    from email.utils import formatdate, make_msgid
+
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Message-ID"] = make_msgid(domain="klant.test")
+    msg["Date"] = formatdate(localtime=True)
+    for line in filter(None, headers.split("\n")):
+        key, value = line.split(":", 1)
+        msg[key.strip()] = value.strip()
+    if text is not None:
+        msg.set_content(text)
+    if html is not None:
+        if text is None:
+            msg.set_content(html, subtype="html")
+        else:
+            msg.add_alternative(html, subtype="html")
+    for cid, ctype, data in inline:
+        main, sub = ctype.split("/")
+        body = msg.get_payload()[-1] if msg.is_multipart() else msg
+        body.add_related(data, maintype=main, subtype=sub, cid=f"<{cid}>")
+    for filename, ctype, data in attachments:
+        main, sub = ctype.split("/")
+        msg.add_attachment(data, maintype=main, subtype=sub, filename=filename)
+    return msg.as_bytes()

@@ -124,6 +124,8 @@ def test_message_detail_sanitises_html_and_lists_attachments(api, office):
             "filename": "polis.pdf",
             "content_type": "application/pdf",
             "size": 1234,
+            "inline": False,
+            "content_id": "",
         }
     ]
 
@@ -134,8 +136,9 @@ def test_raw_message_downloads_the_stored_bytes(api, office):
     response = api.get(f"/api/v1/messages/{msg.pk}/raw/")
     assert response.status_code == 200
     assert response["Content-Type"] == "message/rfc822"
-    assert response.content == rawstore.read(msg.raw)
-    assert b"Subject: Ruw" in response.content
+    body = b"".join(response.streaming_content)
+    assert body == rawstore.read(msg.raw)
+    assert b"Subject: Ruw" in body
 
 
 def test_message_endpoints_refuse_non_owners_and_other_tenants(api, office):
@@ -265,3 +268,56 @@ def test_the_schema_describes_the_new_endpoints(api, office):
         "/api/v1/messages/{id}/raw/",
     ):
         assert path in schema
+
+
+def test_read_state_is_the_callers_and_patch_changes_only_it(api, office):
+    colleague = factories.user(office.tenant)
+    office.mailbox.owner_users.add(colleague)
+    msg = factories.message(office.mailbox, subject="Gedeeld")
+    api.force_authenticate(office.advisor)
+    detail = api.get(f"/api/v1/messages/{msg.pk}/").json()
+    assert detail["read"] is False  # GET alone does not mark it read
+    patched = api.patch(f"/api/v1/messages/{msg.pk}/", {"read": True}, format="json")
+    assert patched.status_code == 200 and patched.json()["read"] is True
+    listing = api.get(f"/api/v1/mailboxes/{office.mailbox.pk}/messages/").json()
+    assert listing["results"][0]["read"] is True
+    api.force_authenticate(colleague)
+    listing = api.get(f"/api/v1/mailboxes/{office.mailbox.pk}/messages/").json()
+    assert listing["results"][0]["read"] is False
+    api.force_authenticate(office.advisor)
+    assert (
+        api.patch(f"/api/v1/messages/{msg.pk}/", {"read": False}, format="json").json()["read"]
+        is False
+    )
+    refused = api.patch(f"/api/v1/messages/{msg.pk}/", {"read": "misschien"}, format="json")
+    assert refused.status_code == 400 and "read" in refused.json()
+
+
+def test_fetched_mail_has_no_send_state(api, office):
+    msg = factories.message(office.mailbox)
+    api.force_authenticate(office.advisor)
+    body = api.get(f"/api/v1/messages/{msg.pk}/").json()
+    assert "send_state" in body and body["send_state"] is None
+
+
+def test_the_attachment_positions_in_the_detail_are_the_download_numbers(api, office):
+    message = factories.stored(
+        office.mailbox,
+        factories.mime_message(
+            attachments=(
+                ("een.txt", "text/plain", b"eerste"),
+                ("twee.csv", "text/csv", b"a;b\r\n1;2\r\n"),
+            )
+        ),
+    )
+    api.force_authenticate(office.advisor)
+    attachments = api.get(f"/api/v1/messages/{message.pk}/").json()["attachments"]
+    assert [(a["filename"], a["content_type"]) for a in attachments] == [
+        ("een.txt", "text/plain"),
+        ("twee.csv", "text/csv"),
+    ]
+    for n, attachment in enumerate(attachments):
+        response = api.get(f"/api/v1/messages/{message.pk}/attachments/{n}/")
+        assert response.status_code == 200
+        assert len(b"".join(response.streaming_content)) == attachment["size"]
+    assert api.get(f"/api/v1/messages/{message.pk}/attachments/2/").status_code == 404

@@ -230,9 +230,14 @@ def _deleted_mailbox_id(w: Any) -> str:
 
 
 def _message_id(w: Any) -> str:
-    make = getattr(factories, "message", None)
-    assert make is not None, "a messages/<id> route exists: add factories.message(mailbox)"
-    return str(make(w.mailbox).pk)
+    # Stored as fetched, with an inline image (position 0) and an attachment, so the
+    # download and inline-image routes have something to serve to those allowed.
+    raw = factories.mime_message(
+        html='<p><img src="cid:logo@x.test"></p>',
+        inline=(("logo@x.test", "image/png", b"\x89PNG\r\n\x1a\n"),),
+        attachments=(("polis.pdf", "application/pdf", b"%PDF-1.4"),),
+    )
+    return str(factories.stored(w.mailbox, raw).pk)
 
 
 OBJECT_IDS: dict[str, Callable[[Any], str]] = {
@@ -252,6 +257,7 @@ OTHER_VALUES: dict[str, Callable[[Any], str]] = {
     "kind": lambda w: "user",
     "owner_id": lambda w: str(w.advisor.pk),
     "format": lambda w: "json",
+    "n": lambda w: "0",  # the first attachment of a message
 }
 
 
@@ -368,6 +374,24 @@ EXPECTED: dict[str, list[tuple[str, str, Callable[[Any], dict[str, Any]] | None,
     "sending-status": [("member", "get", None, 404), ("owner", "get", None, 200)],
     "sending-delete": [("member", "post", None, 404), ("owner", "post", None, 302)],
     "api-outgoing": [("member", "get", None, 404), ("owner", "get", None, 200)],
+    "email-message": [
+        ("manager", "get", None, 403),
+        ("owner", "get", None, 200),
+        ("member", "get", None, 200),
+    ],
+    "email-message-body": [("manager", "get", None, 403), ("member", "get", None, 200)],
+    "email-message-inline": [("manager", "get", None, 403), ("owner", "get", None, 200)],
+    "email-message-attachment": [("manager", "get", None, 403), ("member", "get", None, 200)],
+    "email-message-raw": [("manager", "get", None, 403), ("owner", "get", None, 200)],
+    "email-message-unread": [("manager", "post", None, 403), ("owner", "post", None, 302)],
+    "api-message": [
+        ("manager", "get", None, 403),
+        ("manager", "patch", lambda w: {"read": True}, 403),
+        ("owner", "get", None, 200),
+        ("member", "patch", lambda w: {"read": True}, 200),
+    ],
+    "api-message-raw": [("manager", "get", None, 403), ("owner", "get", None, 200)],
+    "api-message-attachment": [("manager", "get", None, 403), ("member", "get", None, 200)],
 }
 
 

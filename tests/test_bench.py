@@ -37,3 +37,25 @@ def test_the_fetch_benchmark_runs_on_a_tiny_corpus():
     assert "(c) Postkamer initial sync, database store (50 stored)" in result.stdout
     assert "(d) poll 5 unchanged mailboxes" in result.stdout
     assert "(g) CPU budget of 2x the raw time" in result.stdout
+
+
+def test_the_reading_benchmark_runs_on_a_small_mailbox():
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "bench_reading.py"),
+            "--messages",
+            "300",
+            "--requests",
+            "2",
+            "--databases",
+            "sqlite",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "POSTKAMER_"))},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "search, common word" in result.stdout and "list page 1" in result.stdout
+    assert "10 MB attachment from the database store" in result.stdout

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpResponse
+from django.http import StreamingHttpResponse
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import IsAuthenticated
@@ -21,8 +22,9 @@ from postkamer.fetching.models import FetchRun
 from postkamer.fetching.queue import request_fetch
 from postkamer.mail.html import sanitize_html
 from postkamer.mailboxes import access
-from postkamer.messages import rawstore
+from postkamer.messages import downloads, readstate, sendstate
 from postkamer.messages.access import get_message
+from postkamer.messages.forms import SearchForm
 from postkamer.messages.models import Folder, Message
 
 PERMISSIONS = [IsAuthenticated, EmailModule]
@@ -32,6 +34,8 @@ class MessageSerializer(serializers.ModelSerializer):
     # "from" is a Python keyword, so the API names are mapped here.
     to = serializers.JSONField(source="to_addresses", read_only=True)
     cc = serializers.JSONField(source="cc_addresses", read_only=True)
+    # For the caller: read state is per person (annotated by readstate.with_read).
+    read = serializers.BooleanField(source="is_read", read_only=True)
 
     class Meta:
         model = Message
@@ -46,6 +50,7 @@ class MessageSerializer(serializers.ModelSerializer):
             "date",
             "received_at",
             "has_attachments",
+            "read",
         ]
         read_only_fields = fields
 
@@ -56,25 +61,39 @@ class MessageSerializer(serializers.ModelSerializer):
 
 
 class AttachmentSerializer(serializers.Serializer):
+    """One attachment; its download is ``messages/{id}/attachments/{n}/`` with ``n``
+    its position in the list (from 0)."""
+
     id = serializers.IntegerField()
     filename = serializers.CharField()
     content_type = serializers.CharField()
     size = serializers.IntegerField()
+    inline = serializers.BooleanField()
+    content_id = serializers.CharField()
 
 
 class MessageDetailSerializer(MessageSerializer):
     text = serializers.CharField(read_only=True)
     html = serializers.SerializerMethodField()
     attachments = AttachmentSerializer(many=True, read_only=True)
+    send_state = serializers.SerializerMethodField()
 
     class Meta(MessageSerializer.Meta):
-        fields = [*MessageSerializer.Meta.fields, "text", "html", "attachments"]
+        fields = [*MessageSerializer.Meta.fields, "text", "html", "attachments", "send_state"]
         read_only_fields = fields
 
     def get_html(self, message: Message) -> str:
         # Sanitised on the way out as well: whatever the store holds, no script,
         # event handler or remote image reaches a browser through the API.
         return sanitize_html(message.html) if message.html else ""
+
+    @extend_schema_field(serializers.JSONField(allow_null=True))
+    def get_send_state(self, message: Message) -> dict[str, object] | None:
+        return sendstate.send_state(message)
+
+
+class MessageReadSerializer(serializers.Serializer):
+    read = serializers.BooleanField()
 
 
 def _folder_param(request: Request) -> str:
@@ -87,23 +106,46 @@ def _folder_param(request: Request) -> str:
 
 
 class MailboxMessagesView(UserLanguageMixin, generics.ListAPIView):
-    """The messages of one mailbox folder, newest first."""
+    """The messages of one mailbox folder, newest first; ``q`` searches sender,
+    recipients, subject and body. Listing never marks anything read."""
 
     serializer_class = MessageSerializer
     permission_classes = PERMISSIONS
 
     @extend_schema(
-        parameters=[OpenApiParameter("folder", enum=Folder.values, default=Folder.INBOX)]
+        parameters=[
+            OpenApiParameter("folder", enum=Folder.values, default=Folder.INBOX),
+            OpenApiParameter("q", str, description="words that must all occur (as prefixes)"),
+            OpenApiParameter("attachments", bool, description="only messages with attachments"),
+            OpenApiParameter("since", OpenApiTypes.DATE, description="received on or after"),
+            OpenApiParameter("until", OpenApiTypes.DATE, description="received on or before"),
+        ]
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         mailbox = access.get_mailbox(self.request.user, self.kwargs["pk"], access.READ)
-        folder = _folder_param(self.request)
-        return Message.objects.filter(mailbox=mailbox, folder=folder).order_by(
-            "-received_at", "-pk"
-        )
+        errors: dict[str, Any] = {}
+        try:
+            folder = _folder_param(self.request)
+        except ValidationError as error:
+            errors.update(error.detail)  # type: ignore[arg-type]
+            folder = Folder.INBOX
+        form = SearchForm(self.request.query_params)
+        if not form.is_valid():
+            errors.update(form.errors)
+        if errors:
+            # Every mistake at once, in the caller's language.
+            raise ValidationError(errors)
+        messages = form.apply(Message.objects.filter(mailbox=mailbox, folder=folder))
+        # The list shows no bodies: leave them in the database.
+        messages = messages.defer("text", "html", "references", "problems")
+        return messages.order_by("-received_at", "-pk")
+
+    def paginate_queryset(self, queryset):  # type: ignore[no-untyped-def]
+        page = super().paginate_queryset(queryset)
+        return None if page is None else readstate.flag_read(self.request.user, page)
 
 
 class FetchQueuedSerializer(serializers.Serializer):
@@ -160,12 +202,52 @@ class FetchRunView(BaseAPIView):
 
 
 class MessageDetailView(BaseAPIView):
+    """One message with its attachments, ``read`` and ``send_state``; PATCH ``{read}``.
+
+    GET does not mark the message read (the module's page does); PATCH does.
+    """
+
     permission_classes = PERMISSIONS
+
+    def _answer(self, message: Message) -> Response:
+        message.is_read = readstate.is_read(self.request.user, message)
+        return Response(MessageDetailSerializer(message).data)
 
     @extend_schema(responses=MessageDetailSerializer)
     def get(self, request: Request, pk: int) -> Response:
+        return self._answer(get_message(request.user, pk))
+
+    @extend_schema(request=MessageReadSerializer, responses=MessageDetailSerializer)
+    def patch(self, request: Request, pk: int) -> Response:
         message = get_message(request.user, pk)
-        return Response(MessageDetailSerializer(message).data)
+        serializer = MessageReadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        if serializer.validated_data["read"]:
+            readstate.do_mark_read(request.user, message)
+        else:
+            readstate.do_mark_unread(request.user, message)
+        return self._answer(message)
+
+
+class AnyRenderer(BaseRenderer):
+    """Lets clients ask for any type of download; errors still come as JSON text."""
+
+    media_type = "*/*"
+    format = "bin"
+
+    def render(self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None):  # type: ignore[no-untyped-def]
+        return JSONRenderer().render(data)
+
+
+class MessageAttachmentView(BaseAPIView):
+    """Attachment ``n`` (its position in ``attachments``, from 0) as a download."""
+
+    permission_classes = PERMISSIONS
+    renderer_classes = [JSONRenderer, AnyRenderer]
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    def get(self, request: Request, pk: int, n: int) -> StreamingHttpResponse:
+        return downloads.attachment_response(get_message(request.user, pk), n)
 
 
 class Rfc822Renderer(BaseRenderer):
@@ -181,14 +263,11 @@ class Rfc822Renderer(BaseRenderer):
 
 
 class MessageRawView(BaseAPIView):
-    """The message exactly as fetched, as a .eml download."""
+    """The message exactly as fetched, as a .eml download (streamed)."""
 
     permission_classes = PERMISSIONS
     renderer_classes = [JSONRenderer, Rfc822Renderer]
 
     @extend_schema(responses={(200, "message/rfc822"): bytes})
-    def get(self, request: Request, pk: int) -> HttpResponse:
-        message = get_message(request.user, pk)
-        response = HttpResponse(rawstore.read(message.raw), content_type="message/rfc822")
-        response["Content-Disposition"] = f'attachment; filename="message-{message.pk}.eml"'
-        return response
+    def get(self, request: Request, pk: int) -> StreamingHttpResponse:
+        return downloads.raw_response(get_message(request.user, pk))

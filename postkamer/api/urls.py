@@ -33,6 +33,11 @@ urlpatterns = [
     path("fetch-runs/<int:pk>/", messages.FetchRunView.as_view(), name="api-fetch-run"),
     path("messages/<int:pk>/", messages.MessageDetailView.as_view(), name="api-message"),
     path("messages/<int:pk>/raw/", messages.MessageRawView.as_view(), name="api-message-raw"),
+    path(
+        "messages/<int:pk>/attachments/<int:n>/",
+        messages.MessageAttachmentView.as_view(),
+        name="api-message-attachment",
+    ),
     path("", include(router.urls)),
     path(
         "deleted-mailboxes/", views.DeletedMailboxListView.as_view(), name="api-deleted-mailboxes"

@@ -28,8 +28,9 @@ from django.utils import timezone
 
 from postkamer.fetching.models import FolderState
 from postkamer.mail import mime
+from postkamer.mail.html import html_to_text
 from postkamer.mail.imapfetch import FetchedMessage
-from postkamer.messages import rawstore
+from postkamer.messages import rawstore, threads
 from postkamer.messages.models import Attachment, Message, RawMessage
 from postkamer.messages.signals import messages_stored
 
@@ -62,10 +63,15 @@ class BatchResult:
 
 
 def prepare(fetched: FetchedMessage) -> Prepared:
-    """Hash and parse one message; never raises (a broken message is kept raw)."""
-    return Prepared(
-        fetched, hashlib.sha256(fetched.raw).hexdigest(), mime.parse_message(fetched.raw)
-    )
+    """Hash and parse one message; never raises (a broken message is kept raw).
+
+    HTML-only mail gets its plain text from ``html_to_text`` here, in the reader
+    thread, so search (which indexes ``text`` inside the database) finds its words.
+    """
+    parsed = mime.parse_message(fetched.raw)
+    if not parsed.text and parsed.html:
+        parsed.text = html_to_text(parsed.html)
+    return Prepared(fetched, hashlib.sha256(fetched.raw).hexdigest(), parsed)
 
 
 def _clean(text: str | None, limit: int | None = None) -> str:
@@ -119,6 +125,8 @@ _MESSAGE_COLUMNS = (
     "seen_on_server",
     "problems",
     "repaired",
+    "thread_key",
+    "subject_key",
 )
 _JSON_COLUMNS = {"from_addresses", "to_addresses", "cc_addresses", "reply_to_addresses", "problems"}
 _DATE_COLUMNS = {"date", "internal_date", "received_at"}
@@ -167,6 +175,10 @@ def _message_values(
         "seen_on_server": fetched.seen,
         "problems": [_clean(p) for p in parsed.problems],
         "repaired": repaired,
+        "thread_key": _clean(
+            threads.thread_key(parsed.message_id, parsed.in_reply_to, parsed.references)
+        ),
+        "subject_key": threads.subject_key(subject),
     }
 
 

@@ -11,13 +11,22 @@ from __future__ import annotations
 
 import html as html_mod
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import nh3
 from inscriptis import get_text
 from inscriptis.css_profiles import CSS_PROFILES
 from inscriptis.model.config import ParserConfig
 
-__all__ = ["html_to_plain_text", "html_to_text", "sanitize_html", "sanitize_outgoing_html"]
+__all__ = [
+    "CleanHtml",
+    "clean_html",
+    "html_to_plain_text",
+    "html_to_text",
+    "sanitize_html",
+    "sanitize_outgoing_html",
+]
 
 
 _TAGS = frozenset(
@@ -174,12 +183,96 @@ _CLEAN_CONTENT = {
     "object",
 }
 _REMOTE_RE = re.compile(r"^\s*(https?:)?//", re.IGNORECASE)
+# Inline pictures may come as data: URLs; only raster formats (an SVG can carry script).
+_DATA_IMAGE_RE = re.compile(r"^\s*data:image/(png|gif|jpeg|jpg|webp|bmp);base64,", re.IGNORECASE)
+_LINK_SCHEMES = ("http:", "https:", "mailto:", "tel:")
+# A declaration whose value could fetch something or run code is dropped whole.
+# Backslashes and comments go too: CSS escapes (``u\72l(``) and ``/**/`` would
+# otherwise hide the words from this check.
+_BAD_CSS_RE = re.compile(
+    r"url\s*\(|expression|image-set|image\s*\(|@import|javascript:|behaviou?r|-moz-binding|\\|/\*",
+    re.IGNORECASE,
+)
 
 
-def _drop_remote(tag: str, attr: str, value: str) -> str | None:
-    if tag == "img" and attr == "src" and _REMOTE_RE.match(value):
+def _clean_style(value: str) -> str | None:
+    kept = [d for d in value.split(";") if d.strip() and not _BAD_CSS_RE.search(d)]
+    return "; ".join(d.strip() for d in kept) or None
+
+
+class _Filter:
+    """The per-call attribute filter: URL rules per tag, CSS values, cid: rewriting,
+    and a note of whether a remote image was held back."""
+
+    def __init__(self, allow_remote_images: bool, cid_url: Callable[[str], str | None] | None):
+        self.allow_remote_images = allow_remote_images
+        self.cid_url = cid_url
+        self.blocked_remote_images = False
+
+    def __call__(self, tag: str, attr: str, value: str) -> str | None:
+        if attr == "style":
+            return _clean_style(value)
+        if tag == "img" and attr == "src":
+            return self._image(value)
+        if tag == "a" and attr == "href":
+            # data:, cid: and anything else a link could abuse stay out of links.
+            return value if value.strip().lower().startswith(_LINK_SCHEMES) else None
+        if attr in ("cite",):
+            return value if _REMOTE_RE.match(value) else None
+        return value
+
+    def _image(self, value: str) -> str | None:
+        lowered = value.strip().lower()
+        if lowered.startswith("cid:"):
+            if self.cid_url is None:
+                return value
+            return self.cid_url(value.strip()[4:])
+        if _DATA_IMAGE_RE.match(value):
+            return value
+        if _REMOTE_RE.match(value):
+            if self.allow_remote_images:
+                return value
+            self.blocked_remote_images = True
         return None
-    return value
+
+
+@dataclass(frozen=True)
+class CleanHtml:
+    """:func:`clean_html`'s answer: the safe markup, and whether remote images were
+    held back (so the page offers to show them)."""
+
+    html: str
+    blocked_remote_images: bool
+
+
+def clean_html(
+    html: str,
+    *,
+    allow_remote_images: bool = False,
+    cid_url: Callable[[str], str | None] | None = None,
+) -> CleanHtml:
+    """Clean ``html`` as :func:`sanitize_html` does and say what was held back.
+
+    ``cid_url(content_id)`` turns a ``cid:`` image reference into the absolute URL
+    that serves that inline part (None drops the image); without it ``cid:`` is
+    kept as is. ``data:`` image sources of raster types are kept (inline images);
+    every other ``data:`` URL is removed. Never raises for ``str`` input.
+    """
+    keep = _Filter(allow_remote_images, cid_url)
+    cleaned = nh3.clean(
+        html,
+        tags=set(_TAGS),
+        clean_content_tags=set(_CLEAN_CONTENT),
+        attributes={k: set(v) for k, v in _ATTRS.items()},
+        attribute_filter=keep,
+        url_schemes={"http", "https", "mailto", "tel", "cid", "data"},
+        link_rel="noopener noreferrer",
+        set_tag_attribute_values={"a": {"target": "_blank"}},
+        filter_style_properties=set(_STYLE_PROPS),
+        url_relative="deny",
+        strip_comments=True,
+    )
+    return CleanHtml(cleaned, keep.blocked_remote_images)
 
 
 def sanitize_html(html: str, *, allow_remote_images: bool = False) -> str:
@@ -187,24 +280,13 @@ def sanitize_html(html: str, *, allow_remote_images: bool = False) -> str:
 
     Scripts, styles blocks, event handlers, forms, frames and non-http(s)/
     mailto/tel/cid URLs (``javascript:``) are removed; inline ``style`` keeps
-    only harmless properties. Remote (``http(s)``) image sources are dropped
-    unless ``allow_remote_images``; ``cid:`` images are kept. Links get
+    only harmless properties, and no value that loads something (``url()``,
+    ``expression``). Remote (``http(s)``) image sources are dropped unless
+    ``allow_remote_images``; ``cid:`` images are kept. Links get
     ``target="_blank"`` and ``rel="noopener noreferrer"``. Never raises for
     ``str`` input.
     """
-    return nh3.clean(
-        html,
-        tags=set(_TAGS),
-        clean_content_tags=set(_CLEAN_CONTENT),
-        attributes={k: set(v) for k, v in _ATTRS.items()},
-        attribute_filter=None if allow_remote_images else _drop_remote,
-        url_schemes={"http", "https", "mailto", "tel", "cid"},
-        link_rel="noopener noreferrer",
-        set_tag_attribute_values={"a": {"target": "_blank"}},
-        filter_style_properties=set(_STYLE_PROPS),
-        url_relative="deny",
-        strip_comments=True,
-    )
+    return clean_html(html, allow_remote_images=allow_remote_images).html
 
 
 def sanitize_outgoing_html(html: str) -> str:

@@ -1,4 +1,11 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _search_triggers(**kwargs: object) -> None:
+    from postkamer.messages.search import ensure_sqlite_triggers
+
+    ensure_sqlite_triggers()
 
 
 class MessagesConfig(AppConfig):
@@ -6,3 +13,7 @@ class MessagesConfig(AppConfig):
     # "messages" is taken by django.contrib.messages.
     label = "mailmessages"
     verbose_name = "Messages"
+
+    def ready(self) -> None:
+        # After every migrate, not just ours: see search.ensure_sqlite_triggers.
+        post_migrate.connect(_search_triggers, dispatch_uid="mailmessages-search-triggers")

@@ -55,6 +55,7 @@ import fcntl
 import hashlib
 import mmap
 import os
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -488,6 +489,120 @@ def read(raw: RawMessage) -> bytes:
             raise RawMissing(f"raw message {raw.pk}: bytes in segment {raw.pack} do not match")
         return data
     raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True)
+class Mapped:
+    """A raw message readable in place: ``buffer[start:end]`` are its bytes.
+
+    For pack rows ``buffer`` is a read-only ``mmap`` of the segment (page cache,
+    not process memory), for database rows the row's bytes.
+    """
+
+    buffer: bytes | memoryview | mmap.mmap
+    start: int
+    end: int
+
+    def chunks(self, size: int = 64 * 1024) -> Iterator[bytes]:
+        for pos in range(self.start, self.end, size):
+            yield bytes(self.buffer[pos : min(pos + size, self.end)])
+
+
+#: Database rows up to this size are read in one piece; larger ones are spooled.
+SPOOL_FROM = 1 << 20
+_SPOOL_CHUNK = 256 * 1024
+
+
+def _row_chunks(raw: RawMessage) -> Iterator[bytes]:
+    """The bytes of a database-store row, 256 KiB at a time (SQLite's incremental
+    blob reading, PostgreSQL's ``substring``), so no copy of the whole is made."""
+    from django.db import connection
+
+    table = RawMessage._meta.db_table
+    if connection.vendor == "sqlite":
+        connection.ensure_connection()
+        with connection.connection.blobopen(table, "data", raw.pk, readonly=True) as blob:
+            while chunk := blob.read(_SPOOL_CHUNK):
+                yield chunk
+        return
+    qn = connection.ops.quote_name
+    sql = f"SELECT substring({qn('data')} FROM %s FOR %s) FROM {qn(table)} WHERE id = %s"  # noqa: S608
+    with connection.cursor() as cursor:
+        for pos in range(0, raw.size, _SPOOL_CHUNK):
+            cursor.execute(sql, [pos + 1, _SPOOL_CHUNK, raw.pk])
+            row = cursor.fetchone()
+            if row is None:
+                raise RawMissing(f"raw message {raw.pk} is gone")
+            yield bytes(row[0])
+
+
+@contextlib.contextmanager
+def _spooled(raw: RawMessage) -> Iterator[Mapped]:
+    """A large database row copied piece by piece into an unlinked temporary file and
+    mapped from there: the process holds a chunk, never the message."""
+    digest = hashlib.sha256()
+    with tempfile.TemporaryFile() as spool:
+        for chunk in _row_chunks(raw):
+            digest.update(chunk)
+            spool.write(chunk)
+        spool.flush()
+        size = spool.tell()
+        if size != raw.size or digest.hexdigest() != raw.sha256:
+            raise RawMissing(f"raw message {raw.pk}: stored bytes do not match")
+        with mmap.mmap(spool.fileno(), size, access=mmap.ACCESS_READ) as mm:
+            yield Mapped(mm, 0, size)
+
+
+@contextlib.contextmanager
+def mapped(raw: RawMessage) -> Iterator[Mapped]:
+    """Open ``raw``'s bytes for reading in place, to stream them (downloads).
+
+    Pack bytes are mapped from their segment (page cache, not process memory) and
+    checked against the row's SHA-256 as in :func:`read`, so a reader never streams
+    bytes of another message; the mapping keeps the segment's file alive even if
+    ``gc-raw`` replaces it meanwhile. Large database rows are spooled (``_spooled``);
+    pass ``raw`` with ``data`` deferred so loading the row does not copy them.
+    """
+    for attempt in range(2):
+        if raw.pack is None:
+            if raw.size >= SPOOL_FROM:
+                with _spooled(raw) as view:
+                    yield view
+                return
+            data = bytes(raw.data)
+            yield Mapped(data, 0, len(data))
+            return
+        try:
+            fd = os.open(segment_path(raw.pack), os.O_RDONLY)
+        except FileNotFoundError:
+            if attempt:
+                raise RawMissing(f"segment {raw.pack} of raw message {raw.pk} is gone") from None
+            raw.refresh_from_db(fields=["pack", "offset"])
+            continue
+        break
+    offset = raw.offset or 0
+    # mmap offsets must be multiples of the allocation granularity.
+    aligned = offset - offset % mmap.ALLOCATIONGRANULARITY
+    try:
+        if os.fstat(fd).st_size < offset + raw.size:
+            raise RawMissing(f"segment {raw.pack} ends before offset {offset}+{raw.size}")
+        length = offset - aligned + raw.size
+        mm = mmap.mmap(fd, length, access=mmap.ACCESS_READ, offset=aligned) if raw.size else None
+    finally:
+        os.close(fd)
+    if mm is None:
+        yield Mapped(b"", 0, 0)
+        return
+    try:
+        view = Mapped(mm, offset - aligned, length)
+        digest = hashlib.sha256()
+        for pos in range(view.start, view.end, 1 << 20):
+            digest.update(mm[pos : min(pos + (1 << 20), view.end)])
+        if digest.hexdigest() != raw.sha256:
+            raise RawMissing(f"raw message {raw.pk}: bytes in segment {raw.pack} do not match")
+        yield view
+    finally:
+        mm.close()
 
 
 # -- garbage ------------------------------------------------------------------------

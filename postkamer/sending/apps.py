@@ -8,6 +8,10 @@ class SendingConfig(AppConfig):
 
     def ready(self) -> None:
         from postkamer.fetching import logs
+        from postkamer.messages import sendstate
+        from postkamer.sending import status
 
         # The once-a-minute retry dispatcher logs what it queued itself.
         logs.install("dispatch_due_sends")
+        # A message we sent shows its send state wherever it is shown.
+        sendstate.register(status.send_state)

@@ -134,3 +134,12 @@ document.addEventListener("submit", (event) => {
   event.preventDefault();
   submitOwnersForm(form, event.submitter).catch(() => form.submit());
 });
+
+// The message list: a click anywhere on a row opens the message (the subject is the
+// real link, for keyboards and for opening in a new tab).
+document.addEventListener("click", (event) => {
+  const row = event.target.closest("table.messages tr[data-href]");
+  if (!row || event.target.closest("a, button, input")) return;
+  if (window.getSelection && String(window.getSelection())) return;
+  window.location.href = row.dataset.href;
+});
