@@ -111,6 +111,9 @@ def _setup_django(database: str, pg_url: str, keep: bool = False) -> None:
         os.environ["DATABASE_URL"] = pg_url
     os.environ["DJANGO_SETTINGS_MODULE"] = "postkamer.settings"
     sys.path.insert(0, str(ROOT))
+    from postkamer import envconf
+
+    envconf.generate_keys(Path(data_dir))  # what `postkamer bootstrap` does first
     import django
 
     django.setup()

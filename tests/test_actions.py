@@ -77,7 +77,10 @@ def test_an_update_compares_with_what_is_stored_not_with_the_object_in_memory(of
 def test_choosing_an_interval_again_switches_fetching_back_on(office):
     box = office.mailbox
     Mailbox.objects.filter(pk=box.pk).update(
-        interval_minutes=None, disabled_reason="Na 5 fouten uitgeschakeld", error_count=5
+        interval_minutes=None,
+        disabled_code="too_many_errors",
+        disabled_params={"count": 5, "error": {"code": "timeout", "params": {}}},
+        error_count=5,
     )
     stored = actions.do_update_mailbox(office.manager, box, {"interval_minutes": None})
     assert stored.disabled_reason  # 'none' again changes nothing

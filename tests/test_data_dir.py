@@ -220,3 +220,21 @@ def test_the_readme_set_up_bootstrap_then_serve_lets_the_admin_log_in_with_priva
         out, _ = serve.communicate(timeout=30)
     assert serve.returncode == 0, out
     assert "Generated" not in out  # bootstrap made the keys; serve found them
+
+
+@pytest.mark.django_db
+def test_a_database_from_a_pre_release_is_refused_before_migrating():
+    from django.core import checks as django_checks
+    from django.db import connection
+    from django.utils import timezone
+
+    tags = [django_checks.Tags.database]
+    assert not django_checks.run_checks(databases=["default"], tags=tags)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO django_migrations (app, name, applied) VALUES (%s, %s, %s)",
+            ["mailboxes", "0002_audit_entries", timezone.now()],
+        )
+    found = django_checks.run_checks(databases=["default"], tags=tags)
+    assert [c.id for c in found] == ["postkamer.E001"]
+    assert "mailboxes.0002_audit_entries" in found[0].msg

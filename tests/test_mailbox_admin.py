@@ -47,8 +47,8 @@ def test_changing_in_the_admin_is_logged_with_the_interval_rule(client, staff, o
     box = office.mailbox
     Mailbox.objects.filter(pk=box.pk).update(
         interval_minutes=None,
-        disabled_code="legacy",
-        disabled_params={"text": "Na 5 fouten uitgeschakeld"},
+        disabled_code="too_many_errors",
+        disabled_params={"count": 5, "error": {"code": "timeout", "params": {}}},
         error_count=5,
     )
     box.refresh_from_db()

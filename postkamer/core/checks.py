@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Tags, Warning, register
+from django.core.checks import Error, Tags, Warning, register
+from django.db import DatabaseError, connections
+from django.db.migrations.loader import MigrationLoader
 
 from postkamer.core import datadir
 
@@ -53,3 +55,47 @@ def https_needs_a_trusted_proxy(app_configs: Any = None, **kwargs: Any) -> list[
             id="postkamer.W002",
         )
     ]
+
+
+#: The apps whose migrations were folded into one initial migration each before the
+#: first release (labels as Django knows them).
+OUR_APPS = (
+    "accounts",
+    "mailboxes",
+    "mailmessages",
+    "fetching",
+    "dnschecks",
+    "sending",
+    "autoreply",
+)
+
+
+@register(Tags.database)
+def database_is_not_from_a_pre_release(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[Error]:
+    """Refuse a database whose applied migrations no longer exist: one made by a
+    pre-release version, before each app's migrations became a single initial one.
+    Migrating it would mark the new initial migrations applied on the old tables."""
+    problems = []
+    for alias in databases or ():
+        try:
+            loader = MigrationLoader(connections[alias], ignore_no_migrations=True)
+        except DatabaseError:
+            continue
+        unknown = sorted(
+            f"{app}.{name}"
+            for app, name in loader.applied_migrations
+            if app in OUR_APPS and (app, name) not in loader.disk_migrations
+        )
+        if unknown:
+            problems.append(
+                Error(
+                    "This database was made by a pre-release version of Postkamer, whose "
+                    "migrations no longer exist: " + ", ".join(unknown[:SHOWN]) + ".",
+                    hint="Start from a new data dir (or an empty database) and run "
+                    "'postkamer bootstrap' again.",
+                    id="postkamer.E001",
+                )
+            )
+    return problems

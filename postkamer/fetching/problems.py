@@ -16,7 +16,6 @@ from postkamer.mailboxes.problems import (
     CODES,
     INTERNAL_ERROR,
     LEASE_LOST,
-    LEGACY,
     MAILBOX_DISABLED,
     NOT_IMAP,
     SECRET_UNREADABLE,
@@ -25,7 +24,6 @@ from postkamer.mailboxes.problems import (
     describe,
     describe_nested,
     nested,
-    recognise,
 )
 
 __all__ = [
@@ -34,7 +32,6 @@ __all__ = [
     "CODES",
     "INTERNAL_ERROR",
     "LEASE_LOST",
-    "LEGACY",
     "MAILBOX_DISABLED",
     "NOT_IMAP",
     "SECRET_UNREADABLE",
@@ -44,7 +41,6 @@ __all__ = [
     "describe_nested",
     "from_exception",
     "nested",
-    "recognise",
 ]
 
 

@@ -6,8 +6,7 @@ first; so the mailbox (``last_error_code``, ``disabled_code``), the fetch run
 (``error_code``) and the notification (``kind``) keep a code plus JSON
 parameters, and :func:`describe` makes the sentence in the active language when
 a page or an API answer is made. The codes of mail errors are those of
-``postkamer.mail.errors``; the others are listed in :data:`CODES`. Rows written
-before codes existed carry ``legacy`` with their old ``text``.
+``postkamer.mail.errors``; the others are listed in :data:`CODES`.
 """
 
 from __future__ import annotations
@@ -27,7 +26,6 @@ ABANDONED = "abandoned"
 LEASE_LOST = "lease_lost"
 TOO_MANY_ERRORS = "too_many_errors"
 MAILBOX_DISABLED = "mailbox_disabled"
-LEGACY = "legacy"
 
 #: Our own codes (besides the mail errors'), each with what its parameters hold.
 CODES = {
@@ -39,7 +37,6 @@ CODES = {
     LEASE_LOST: "the claim on the mailbox expired during the fetch",
     TOO_MANY_ERRORS: "switched off: {count, error: {code, params}}",
     MAILBOX_DISABLED: "notification: {name, count, error: {code, params}}",
-    LEGACY: "stored before codes existed: {text}",
 }
 
 Params = dict[str, Any]
@@ -71,8 +68,6 @@ def describe(code: str, params: Params | None = None) -> str:
     params = params or {}
     if not code:
         return ""
-    if code == LEGACY:
-        return str(params.get("text", ""))
     if code == TOO_MANY_ERRORS:
         return _(
             "Automatic fetching was switched off after %(count)d failed attempts: %(error)s"
@@ -112,37 +107,3 @@ def describe_nested(value: object) -> str:
 def nested(code: str, params: Params) -> Params:
     """Return ``code`` and ``params`` as one value to keep inside other parameters."""
     return {"code": code, "params": params}
-
-
-def recognise(text: str) -> tuple[str, Params]:
-    """Return the code and parameters of a sentence stored before codes existed
-    (Dutch or English), or ``legacy`` with the text itself. For the migrations."""
-    from django.utils import translation
-
-    text = (text or "").strip()
-    if not text:
-        return "", {}
-    mark, number = "\x00", 987654321
-    for language in ("nl", "en"):
-        with translation.override(language):
-            switched = describe(TOO_MANY_ERRORS, {"count": number, "error": nested(LEGACY, {})})
-            head, _sep, tail = switched.partition(str(number))
-            if text.startswith(head):
-                count_text, found, error_text = text[len(head) :].partition(tail)
-                if found and count_text.isdigit():
-                    error = nested(*recognise(error_text))
-                    return TOO_MANY_ERRORS, {"count": int(count_text), "error": error}
-            folder = describe(errors.FolderMissing.code, {"folder": mark})
-            before, _sep, after = folder.partition(mark)
-            if text.startswith(before) and text.endswith(after) and len(text) > len(folder) - 1:
-                return errors.FolderMissing.code, {
-                    "folder": text[len(before) : len(text) - len(after)]
-                }
-            codes = [*CODES, *(cls.code for cls in _mail_error_classes())]
-            for code in codes:
-                if (
-                    code not in (LEGACY, TOO_MANY_ERRORS, MAILBOX_DISABLED)
-                    and describe(code) == text
-                ):
-                    return code, {}
-    return LEGACY, {"text": text}

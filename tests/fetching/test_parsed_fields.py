@@ -91,7 +91,7 @@ def test_a_stray_byte_in_base64_gives_the_size_the_download_gives(box, api):
     )
     got = fetched(box, api, raw)
     (att,) = got["attachments"]
-    stored = api.get(f"/api/v1/messages/{got['id']}/raw/").content
+    stored = b"".join(api.get(f"/api/v1/messages/{got['id']}/raw/").streaming_content)
     part = Message.objects.get(pk=got["id"]).attachments.get().part
     assert att["size"] == len(extract_part(stored, part)[2]) == len(gif)
     assert extract_part(stored, part)[2] == gif
@@ -147,7 +147,7 @@ def test_a_uuencoded_attachment_is_stored_decoded(box, api):
     )
     got = fetched(box, api, raw)
     assert [(a["filename"], a["size"]) for a in got["attachments"]] == [("a.zip", 3000)]
-    stored = api.get(f"/api/v1/messages/{got['id']}/raw/").content
+    stored = b"".join(api.get(f"/api/v1/messages/{got['id']}/raw/").streaming_content)
     assert extract_part(stored, "2")[2] == data
 
 

@@ -1,5 +1,6 @@
 """Full-text search: FTS5 with triggers on SQLite, a generated tsvector with a GIN
-index on PostgreSQL (see postkamer/messages/search.py for why each)."""
+index on PostgreSQL (see postkamer/messages/search.py for why each). Raw SQL the
+model cannot describe, so it stays a migration of its own."""
 
 from django.db import migrations
 
@@ -26,6 +27,6 @@ def backward(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("mailmessages", "0005_thread_keys")]
+    dependencies = [("mailmessages", "0001_initial")]
 
     operations = [migrations.RunPython(forward, backward)]
