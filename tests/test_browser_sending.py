@@ -215,3 +215,57 @@ def test_the_template_tab_shows_a_live_preview_and_saves(page, live_server, offi
     )
     assert "Team Schade" in template.signature_html
     assert box.mailbox.audit_entries.filter(action="template_changed").exists()
+
+
+def test_an_advisors_day_fetch_search_read_reply_and_find_the_answer_under_verzonden(
+    page, live_server, office_box, dovecot
+):
+    box = office_box
+    box.advisor.default_mailbox = box.mailbox
+    box.advisor.save(update_fields=["default_mailbox"])
+    dovecot.deliver(
+        box.email,
+        b"From: Petra Bakker <petra@klant.test>\r\nTo: info@kantoor.test\r\n"
+        b"Subject: Schade aan mijn auto\r\nMessage-ID: <schade-golf@klant.test>\r\n"
+        b"Content-Type: text/html; charset=utf-8\r\n\r\n"
+        b"<p>Mijn Golf is aangereden. Wat moet ik doen?</p>\r\n",
+    )
+    dovecot.deliver(
+        box.email,
+        b"From: nieuws@bank.test\r\nSubject: Nieuwsbrief december\r\n"
+        b"Message-ID: <nieuws-12@bank.test>\r\n\r\nRente omlaag.\r\n",
+    )
+    login(page, live_server, box.advisor)
+    page.click("a.envelope")  # the envelope opens the default mailbox
+    page.wait_for_url(re.compile(r"/email/"))
+    page.get_by_role("button", name="E-mail ophalen").click()
+    page.locator("table.messages td.subject", has_text="Schade aan mijn auto").wait_for()
+
+    page.fill("input[name=q]", "aangereden")
+    page.click(".search-form button[type=submit]")
+    page.wait_for_url(re.compile(r"q=aangereden"))
+    assert page.locator("table.messages tbody tr").count() == 1
+    page.locator("table.messages td.subject a").click()
+    page.wait_for_url(re.compile(r"/email/messages/\d+/$"))
+    page.frame_locator("iframe.message-body").locator("text=is aangereden").wait_for()
+
+    page.get_by_role("link", name="Beantwoorden", exact=True).click()
+    page.wait_for_url(re.compile(r"/email/compose/"))
+    assert page.input_value("#id_to") == "Petra Bakker <petra@klant.test>"
+    assert page.input_value("#id_subject") == "Re: Schade aan mijn auto"
+    _type_in_editor(page, "Beste Petra, vul het schadeformulier in.")
+    page.get_by_role("button", name="Verzenden").click()
+    page.locator("td.send-state", has_text="verzonden").wait_for()
+
+    [answer] = box.received("petra@klant.test")
+    msg = email.message_from_bytes(answer.raw, policy=email.policy.default)
+    assert msg["In-Reply-To"] == "<schade-golf@klant.test>"
+    assert "Verdana" in msg.get_body(("html",)).get_content()  # the template's font
+
+    page.goto(f"{live_server.url}/email/?mailbox={box.mailbox.pk}&folder=sent")
+    page.locator("table.messages td.subject a", has_text="Re: Schade aan mijn auto").click()
+    page.wait_for_url(re.compile(r"/email/messages/\d+/$"))
+    page.locator(".send-state", has_text="verzonden").wait_for()
+    # The conversation links the answer to the customer's message.
+    page.locator(".thread", has_text="Schade aan mijn auto").wait_for()
+    page.screenshot(path=str(SHOTS / "advisors-day.png"), full_page=True)
