@@ -1,4 +1,4 @@
-"""The ``postkamer`` command: Django's manage.py with friendly verbs (SPEC §6)."""
+"""The ``postkamer`` command: Django's manage.py with friendly verbs (docs/product.md, Public interfaces)."""
 
 from __future__ import annotations
 

@@ -186,7 +186,7 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Postkamer API",
-    "DESCRIPTION": "Mailboxes, messages and their settings (SPEC §6).",
+    "DESCRIPTION": "Mailboxes, messages and their settings.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     # IMAP and SMTP share one set of security choices: name it once.
@@ -200,7 +200,7 @@ POSTKAMER_TENANT_FETCHES = max(
     1, envconf.integer("POSTKAMER_TENANT_FETCHES", default=HUEY["consumer"]["workers"] // 2)
 )
 
-# Mail connections (SPEC §6).
+# Mail connections (the variables are in README.md).
 POSTKAMER_CA_FILE = os.environ.get("POSTKAMER_CA_FILE") or None
 POSTKAMER_ALLOW_PRIVATE_HOSTS = envconf.boolean("POSTKAMER_ALLOW_PRIVATE_HOSTS", default=False)
 POSTKAMER_DNS_RESOLVERS = os.environ.get("POSTKAMER_DNS_RESOLVERS") or None

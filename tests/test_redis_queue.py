@@ -1,4 +1,4 @@
-"""With REDIS_URL the task queue runs on the real Redis of this machine (SPEC §5)."""
+"""With REDIS_URL the task queue runs on the real Redis of this machine (docs/product.md, Running)."""
 
 from __future__ import annotations
 

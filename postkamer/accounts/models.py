@@ -1,4 +1,4 @@
-"""Tenants, organisations, users, workflow groups, rights and editions (SPEC §1)."""
+"""Tenants, organisations, users, workflow groups, rights and editions (docs/product.md, People and rights)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""REST API for the e-mail module: messages, and fetching now with its runs (SPEC §6)."""
+"""REST API for the e-mail module: messages, and fetching now with its runs (docs/product.md, Public interfaces)."""
 
 from __future__ import annotations
 

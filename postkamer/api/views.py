@@ -97,7 +97,7 @@ class MailboxViewSet(BaseModelViewSet):
     @extend_schema(methods=["POST"], request=OwnerAddSerializer, responses={201: OwnersSerializer})
     @action(detail=True, methods=["get", "post"], url_path="owners")
     def owners(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
-        """Everyone with access; POST ``{user}`` or ``{group}`` adds one (SPEC §6)."""
+        """Everyone with access; POST ``{user}`` or ``{group}`` adds one (docs/product.md, Public interfaces)."""
         mailbox = access.get_mailbox(request.user, pk, access.OWNERS)
         if request.method != "POST":
             return self._owners_response(mailbox)

@@ -1,4 +1,4 @@
-"""REST: ``/api/v1/mailboxes/{id}/security/`` (SPEC §6)."""
+"""REST: ``/api/v1/mailboxes/{id}/security/`` (docs/product.md, Public interfaces)."""
 
 from __future__ import annotations
 

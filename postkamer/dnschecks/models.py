@@ -1,4 +1,4 @@
-"""Stored results of the sender-domain checks (the "Beveiliging" tab, SPEC §2)."""
+"""Stored results of the sender-domain checks (the "Beveiliging" tab, docs/product.md, The mailbox)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from postkamer.mailboxes.models import Mailbox
 class FolderState(models.Model):
     """What is committed of one server folder: its UIDVALIDITY and the highest UID
     whose message is stored. The mark only moves after the messages below it are
-    committed (SPEC §4)."""
+    committed (docs/product.md, Fetching)."""
 
     mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="folder_states")
     role = models.CharField(max_length=10)  # inbox / junk / sent (messages.Folder)

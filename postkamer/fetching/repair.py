@@ -1,4 +1,4 @@
-"""Synchronisatie herstellen (SPEC §2): record the new moment and queue the repair fetch.
+"""Synchronisatie herstellen (docs/product.md, The mailbox): record the new moment and queue the repair fetch.
 
 Who may: ``mailboxes.access`` (``get_mailbox(user, pk, access.REPAIR)``).
 

@@ -1,5 +1,5 @@
 """Committing fetched messages: raw bytes, parsed rows, attachments and the UID mark
-in one transaction per batch (SPEC §4).
+in one transaction per batch (docs/product.md, Fetching).
 
 Design: the raw bytes go to the raw store (``postkamer.messages.rawstore``),
 content-addressed by SHA-256. With the ``pack`` store they are appended and

@@ -1,5 +1,5 @@
 """Synchronising a mailbox's folders (INBOX, junk, sent): which UIDs to fetch, and
-committing them batch by batch before the folder's mark moves (SPEC §4)."""
+committing them batch by batch before the folder's mark moves (docs/product.md, Fetching)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""IMAP mappen ophalen: read the server's folders for the sent/junk choice (SPEC §2)."""
+"""IMAP mappen ophalen: read the server's folders for the sent/junk choice (docs/product.md, The mailbox)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The mailbox: identity, server settings, fetch settings and status (SPEC §2)."""
+"""The mailbox: identity, server settings, fetch settings and status (docs/product.md, The mailbox)."""
 
 from __future__ import annotations
 
@@ -23,12 +23,12 @@ class Security(models.TextChoices):
     NONE = "none", _("None (insecure, test only)")
 
 
-# Minutes; None means no automatic fetching (SPEC §2 "Interval").
+# Minutes; None means no automatic fetching (docs/product.md, The mailbox).
 INTERVAL_CHOICES = [(None, _("none")), *[(m, _("%d min") % m) for m in (1, 5, 10, 15, 30, 60)]]
 INTERVAL_VALUES = (1, 5, 10, 15, 30, 60)
 
 
-# The settings a manager edits, in form order (SPEC §6 names). The web form shows
+# The settings a manager edits, in form order (the names of the public API). The web form shows
 # ``interval_minutes`` as its own "interval" choice field; the API takes it as is.
 SETTINGS_FIELDS = (
     "name",
@@ -109,7 +109,7 @@ class Mailbox(models.Model):
     disabled_code = models.CharField(max_length=40, blank=True, editable=False)
     disabled_params = models.JSONField(default=dict, blank=True, editable=False)
 
-    # Scheduling and the claim that keeps two fetches of one mailbox apart (SPEC §4):
+    # Scheduling and the claim that keeps two fetches of one mailbox apart (docs/product.md, Fetching):
     # a conditional UPDATE sets lease_until/lease_token; 0 rows = someone else has it,
     # and a crashed worker's lease simply expires.
     next_fetch_at = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
@@ -163,12 +163,12 @@ class Mailbox(models.Model):
 
     @property
     def effective_smtp_username(self) -> str:
-        """SMTP user name, defaulting to the IMAP one (SPEC §2)."""
+        """SMTP user name, defaulting to the IMAP one (docs/product.md, The mailbox)."""
         return self.smtp_username or self.imap_username
 
     @property
     def effective_smtp_password(self) -> str:
-        """SMTP password, defaulting to the IMAP one (SPEC §2)."""
+        """SMTP password, defaulting to the IMAP one (docs/product.md, The mailbox)."""
         return self.smtp_password if self.smtp_password_enc else self.imap_password
 
     def set_interval(self, minutes: int | None) -> None:
@@ -214,7 +214,7 @@ class AuditAction(models.TextChoices):
 
 
 class MailboxAuditEntry(models.Model):
-    """One change to a mailbox: who, what, when (SPEC §2 "Tab Eigenaar").
+    """One change to a mailbox: who, what, when (docs/product.md, The mailbox).
 
     ``detail`` holds names and IDs only; secret values never go in (see audit.record).
 

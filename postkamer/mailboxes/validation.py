@@ -67,7 +67,7 @@ def _imap_identity(v: Mapping[str, Any]) -> tuple[Any, ...]:
 
 
 def _smtp_identity(v: Mapping[str, Any]) -> tuple[Any, ...]:
-    # The user name SMTP logs in with: its own, or the IMAP one (SPEC §2).
+    # The user name SMTP logs in with: its own, or the IMAP one (docs/product.md, The mailbox).
     username = _text(v["smtp_username"]) or _text(v["imap_username"])
     return (_text(v["smtp_host"]), v["smtp_port"], v["smtp_security"], username)
 

@@ -1,4 +1,4 @@
-"""Stored messages: raw bytes kept byte-exact, parsed fields, attachments (SPEC §4)."""
+"""Stored messages: raw bytes kept byte-exact, parsed fields, attachments (docs/product.md, Fetching)."""
 
 from __future__ import annotations
 

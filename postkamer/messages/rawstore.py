@@ -25,7 +25,7 @@ like a crashed writer's tail). Smaller batches, an interval fetch's few
 messages, go through the page cache unpadded, and so does everything where
 ``O_DIRECT`` is refused.
 
-Durability and ordering (SPEC §4, "lose nothing"): :meth:`PackSession.put_batch`
+Durability and ordering (docs/product.md, Fetching: lose nothing): :meth:`PackSession.put_batch`
 returns only after the bytes (and, for a new segment, the directory entry) are
 fsynced, and the caller commits the rows that point at them afterwards; the
 fetch uses :meth:`PackSession.begin_batch`, which writes in a helper thread while

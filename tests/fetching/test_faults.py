@@ -1,7 +1,7 @@
 """Fetching against a real Dovecot while the server, the network or the mail misbehaves.
 
 After the next successful fetch the database must hold exactly the server's
-messages, each once (SPEC §4).
+messages, each once (docs/product.md, Fetching).
 """
 
 from __future__ import annotations

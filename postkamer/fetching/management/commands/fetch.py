@@ -1,4 +1,4 @@
-"""``postkamer fetch MAILBOX_ID``: fetch one mailbox now, in the foreground (SPEC §6)."""
+"""``postkamer fetch MAILBOX_ID``: fetch one mailbox now, in the foreground (docs/product.md, Public interfaces)."""
 
 from __future__ import annotations
 
