@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import json
 import os
 import resource
 import shutil
@@ -22,6 +23,7 @@ import tempfile
 import time
 import tracemalloc
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -62,10 +64,8 @@ def _line(label: str, seconds: float, size: int | None = None) -> None:
 # -- (a) the raw limit --------------------------------------------------------------------
 
 
-def server_cpu(server: Dovecot) -> float:
-    """CPU seconds (user + system) used so far by the live processes of ``server``
-    (its master and every descendant, such as the imap process serving us)."""
-    master = server._proc.pid if server._proc else None
+def _processes() -> tuple[dict[int, list[int]], dict[int, float]]:
+    """Read /proc: ({parent pid: child pids}, {pid: CPU seconds, user + system})."""
     tick = os.sysconf("SC_CLK_TCK")
     children: dict[int, list[int]] = {}
     cpu: dict[int, float] = {}
@@ -81,12 +81,25 @@ def server_cpu(server: Dovecot) -> float:
         pid = int(entry)
         children.setdefault(int(fields[1]), []).append(pid)
         cpu[pid] = (int(fields[11]) + int(fields[12])) / tick
+    return children, cpu
+
+
+def tree_cpu(master: int | None) -> float:
+    """CPU seconds (user + system) used so far by the live process ``master`` and
+    every descendant of it."""
+    children, cpu = _processes()
     total, todo = 0.0, [master] if master else []
     while todo:
         pid = todo.pop()
         total += cpu.get(pid, 0.0)
         todo.extend(children.get(pid, []))
     return total
+
+
+def server_cpu(server: Dovecot) -> float:
+    """CPU seconds used so far by the live processes of ``server`` (its master and
+    every descendant, such as the imap process serving us)."""
+    return tree_cpu(server._proc.pid if server._proc else None)
 
 
 def process_cpu() -> tuple[float, float]:
@@ -185,13 +198,17 @@ SyncState *
 # -- Postkamer ----------------------------------------------------------------------------------
 
 
-def setup_django(data_dir: Path, raw_store: str = "pack") -> None:
-    """Configure Django on a fresh SQLite database in ``data_dir`` and migrate."""
+def setup_django(data_dir: Path, raw_store: str = "pack", database_url: str | None = None) -> None:
+    """Configure Django on a fresh SQLite database in ``data_dir`` (or on the
+    empty PostgreSQL database ``database_url``) and migrate."""
     os.environ["POSTKAMER_DATA_DIR"] = str(data_dir)
     os.environ["POSTKAMER_RAW_STORE"] = raw_store
     os.environ["POSTKAMER_ALLOW_PRIVATE_HOSTS"] = "1"
     os.environ["POSTKAMER_HUEY_IMMEDIATE"] = "1"
-    os.environ.pop("DATABASE_URL", None)
+    if database_url:
+        os.environ["DATABASE_URL"] = database_url
+    else:
+        os.environ.pop("DATABASE_URL", None)
     os.environ["DJANGO_SETTINGS_MODULE"] = "postkamer.settings"
     import django
 
@@ -259,18 +276,20 @@ def reset_raw_store() -> None:
 
 
 def postkamer_initial(
-    box, server: Dovecot, profile: bool = False
+    box, server: Dovecot | int, profile: bool = False
 ) -> tuple[float, int, tuple[float, float, float]]:
     """Initial sync of ``box`` through the engine; returns (seconds, messages,
-    (server CPU, our user CPU, our system CPU) in seconds)."""
+    (server CPU, our user CPU, our system CPU) in seconds). ``server`` is the
+    Dovecot or the pid of its master process."""
     from postkamer.fetching import engine
 
-    served, (user, system) = server_cpu(server), process_cpu()
+    master = server if isinstance(server, int) else (server._proc.pid if server._proc else None)
+    served, (user, system) = tree_cpu(master), process_cpu()
     started = time.perf_counter()
     outcome = profiled(profile, engine.fetch_mailbox, box)
     seconds = time.perf_counter() - started
     # The connection stays in the pool, so its imap process still counts.
-    served = server_cpu(server) - served
+    served = tree_cpu(master) - served
     user_after, system_after = process_cpu()
     if not outcome.ok:
         raise RuntimeError(f"Postkamer fetch failed: {outcome.error!r}")
@@ -314,6 +333,138 @@ def work_floor(corpus: list[bytes], workdir: Path) -> tuple[float, float, float]
     finally:
         db.close()
     return hashed, parsing, inserting
+
+
+# -- (c) on PostgreSQL ---------------------------------------------------------------------
+
+#: Process titles of a PostgreSQL server's own background processes (shared by
+#: every database on the server), after the last ": " of the title.
+_PG_BACKGROUND = (
+    "checkpointer",
+    "background writer",
+    "walwriter",
+    "autovacuum",
+    "logical replication",
+    "archiver",
+    "stats",
+    "walsummarizer",
+)
+
+
+def postgres_cpu(backend: int) -> tuple[float, float]:
+    """CPU seconds so far of the PostgreSQL backend process ``backend`` and of its
+    server's postmaster and background processes (WAL writer, checkpointer, …,
+    which also work for every other database on that server). Other clients'
+    backends are left out; so are processes that ended in between (an
+    autovacuum worker)."""
+    children, cpu = _processes()
+    with open(f"/proc/{backend}/stat") as f:
+        stat = f.read()
+    postmaster = int(stat[stat.rindex(")") + 2 :].split()[1])
+    background = cpu.get(postmaster, 0.0)
+    for pid in children.get(postmaster, []):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                title = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        # "postgres: 15/main: checkpointer" or "postgres: 15/main: user db host idle"
+        role = title.rsplit(": ", 1)[-1].strip()
+        if role.startswith(_PG_BACKGROUND) or role == f"parallel worker for PID {backend}":
+            background += cpu.get(pid, 0.0)
+    return cpu.get(backend, 0.0), background
+
+
+def postgres_child(spec: dict) -> None:
+    """(c) on PostgreSQL with the ``database`` raw store, as a deployment with
+    ``DATABASE_URL`` runs it; in a child process of its own because Django's
+    default database is fixed at set-up. Writes its figures to ``spec["result"]``."""
+    setup_django(Path(spec["data_dir"]), "database", spec["database_url"])
+    from django.db import connection
+
+    from postkamer.accounts.models import Tenant
+    from postkamer.messages.models import RawMessage
+
+    tenant = Tenant.objects.create(name="Bench")
+    box = make_mailbox(tenant, spec["port"], spec["user"], spec["password"])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_backend_pid(), current_setting('synchronous_commit'), "
+            "current_setting('fsync'), current_setting('wal_sync_method'), "
+            "current_setting('full_page_writes'), pg_current_wal_lsn()::text"
+        )
+        backend, synchronous_commit, fsync, wal_sync, fpw, lsn = cursor.fetchone()
+    backend_cpu, background_cpu = postgres_cpu(backend)
+    seconds, stored, (served, user_cpu, system_cpu) = postkamer_initial(
+        box, spec["dovecot_pid"], spec["profile"]
+    )
+    backend_after, background_after = postgres_cpu(backend)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s::pg_lsn), "
+            "pg_total_relation_size(%s), pg_database_size(current_database())",
+            [lsn, RawMessage._meta.db_table],
+        )
+        wal, raw_table, database = cursor.fetchone()
+    Path(spec["result"]).write_text(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "stored": stored,
+                "dovecot": served,
+                "user": user_cpu,
+                "system": system_cpu,
+                "backend": backend_after - backend_cpu,
+                "background": background_after - background_cpu,
+                "settings": (
+                    f"synchronous_commit={synchronous_commit}, fsync={fsync}, "
+                    f"wal_sync_method={wal_sync}, full_page_writes={fpw}"
+                ),
+                "wal": int(wal),
+                "raw_table": int(raw_table),
+                "database": int(database),
+            }
+        )
+    )
+
+
+def postgres_initial(
+    url: str, server: Dovecot, user: str, password: str, workdir: Path, profile: bool
+) -> dict:
+    """Run :func:`postgres_child` on a throwaway database ``postkamer_bench_<pid>``
+    created on the server of ``url`` (whose own database is only used to create
+    and drop it) and return its figures."""
+    import psycopg
+
+    name = f"postkamer_bench_{os.getpid()}"
+    parts = urlsplit(url)
+    database_url = urlunsplit(parts._replace(path=f"/{name}"))
+    admin = psycopg.connect(url, autocommit=True)
+    try:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"')
+        spec = {
+            "database_url": database_url,
+            "data_dir": str(workdir / "pg-data"),
+            "port": server.imap_port,
+            "user": user,
+            "password": password,
+            "dovecot_pid": server._proc.pid if server._proc else None,
+            "profile": profile,
+            "result": str(workdir / "pg-result.json"),
+        }
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "POSTKAMER_"))}
+        subprocess.run(
+            [sys.executable, __file__, "--postgres-child", json.dumps(spec)],
+            check=True,
+            env=env,
+            timeout=3600,
+        )
+        return json.loads(Path(spec["result"]).read_text())
+    finally:
+        with contextlib.suppress(psycopg.Error):
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
 
 
 def deliver_by_lmtp(port: int, users: list[str], message: bytes, attempts: int = 5) -> None:
@@ -439,7 +590,17 @@ def main(argv: list[str] | None = None) -> int:
         default="both",
         help="raw store for (c): pack, database, or both (database first; (d)-(f) use the last)",
     )
+    ap.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="also run (c) on PostgreSQL with the database raw store, on a throwaway "
+        "database created on this server (e.g. postgres://postgres@127.0.0.1:5432/postgres)",
+    )
+    ap.add_argument("--postgres-child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.postgres_child:
+        postgres_child(json.loads(args.postgres_child))
+        return 0
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     with contextlib.suppress(ValueError, OSError):
@@ -481,6 +642,7 @@ def main(argv: list[str] | None = None) -> int:
         from postkamer.accounts.models import Tenant
 
         tenant = Tenant.objects.create(name="Bench")
+        times: dict[str, float] = {}
         for kind in stores:
             # The setting is read per batch, so one Django setup serves both
             # stores; each gets a mailbox of its own (the corpus is shared on the
@@ -491,6 +653,7 @@ def main(argv: list[str] | None = None) -> int:
             pk_seconds, stored, (served, user_cpu, system_cpu) = postkamer_initial(
                 box, server, args.profile
             )
+            times[kind] = pk_seconds
             _line(f"(c) Postkamer initial sync, {kind} store ({stored} stored)", pk_seconds, size)
             print(f"    {pk_seconds / raw_seconds:.2f}x the raw time (target <= 2x)", flush=True)
             print(
@@ -504,6 +667,30 @@ def main(argv: list[str] | None = None) -> int:
                     f"({'faster' if pk_seconds < mbsync_seconds else 'slower'} than mbsync)",
                     flush=True,
                 )
+        if args.postgres:
+            pg = postgres_initial(args.postgres, server, user, password, tmp, args.profile)
+            _line(
+                f"(c) Postkamer initial sync, PostgreSQL ({pg['stored']} stored)",
+                pg["seconds"],
+                size,
+            )
+            print(f"    {pg['seconds'] / raw_seconds:.2f}x the raw time", flush=True)
+            if "pack" in times:
+                print(
+                    f"    {pg['seconds'] / times['pack']:.2f}x the SQLite pack store's time "
+                    "(target <= 1.5x)",
+                    flush=True,
+                )
+            total = pg["dovecot"] + pg["user"] + pg["system"] + pg["backend"] + pg["background"]
+            print(
+                f"    {total:.2f} CPU-s: Dovecot {pg['dovecot']:.2f}, Postkamer {pg['user']:.2f} "
+                f"user + {pg['system']:.2f} system, PostgreSQL backend {pg['backend']:.2f} "
+                f"+ background {pg['background']:.2f} (shared with other databases)\n"
+                f"    {pg['settings']}\n"
+                f"    WAL {pg['wal'] / MB:.0f} MB (whole server), raw table "
+                f"{pg['raw_table'] / MB:.0f} MB, database {pg['database'] / MB:.0f} MB",
+                flush=True,
+            )
         # After the syncs, so that its garbage cannot slow them down.
         floor_sha, floor_parse, floor_rows = work_floor(corpus, tmp)
         del corpus
