@@ -27,6 +27,7 @@ from django.db.models import Model
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from postkamer.fetching import pgbulk
 from postkamer.fetching.models import FolderState
 from postkamer.mail import mime
 from postkamer.mail.imapfetch import FetchedMessage
@@ -192,6 +193,9 @@ def _insert_messages(rows: list[dict[str, object]]) -> None:
             if values[i] is not None:
                 values[i] = adapt_date(values[i])
         params.append(values)
+    if connection.vendor == "postgresql":
+        pgbulk.copy_rows(Message, _MESSAGE_COLUMNS, params)
+        return
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
 
@@ -207,11 +211,10 @@ def _insert_raws(raws: dict[str, tuple[int, rawstore.Location]]) -> None:
         f"INSERT INTO {qn(RawMessage._meta.db_table)} ({columns}) "  # noqa: S608
         f"VALUES (%s, %s, %s, %s, %s) ON CONFLICT ({qn('sha256')}) DO NOTHING"
     )
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            sql,
-            [(sha, size, loc.data, loc.pack, loc.offset) for sha, (size, loc) in raws.items()],
-        )
+    params = [(sha, size, loc.data, loc.pack, loc.offset) for sha, (size, loc) in raws.items()]
+    # On PostgreSQL the bytes go as binary parameters, not as SQL text (pgbulk).
+    with pgbulk.cursor() if connection.vendor == "postgresql" else connection.cursor() as cursor:
+        cursor.executemany(sql, params)
 
 
 # The lookups below run twice per batch of the initial sync. Written as plain
@@ -313,6 +316,9 @@ def _insert_attachments(state: FolderState, uidvalidity: int, todo: list[Prepare
         for item in with_attachments
         for a in item.parsed.attachments
     ]
+    if connection.vendor == "postgresql":
+        pgbulk.copy_rows(Attachment, columns, params)
+        return
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
 
