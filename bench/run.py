@@ -573,6 +573,54 @@ def memory(server: BenchDovecot, tenant) -> None:
     )
 
 
+def sqlite_initial(
+    box,
+    server: Dovecot,
+    kind: str,
+    size: int,
+    raw_seconds: float,
+    mbsync_seconds: float | None,
+    args: argparse.Namespace,
+) -> float:
+    """(c) on SQLite with the raw store ``kind``; prints the figures, returns seconds."""
+    seconds, stored, (served, user_cpu, system_cpu) = postkamer_initial(box, server, args.profile)
+    _line(f"(c) Postkamer initial sync, {kind} store ({stored} stored)", seconds, size)
+    print(f"    {seconds / raw_seconds:.2f}x the raw time (target <= 2x)", flush=True)
+    print(
+        f"    {served + user_cpu + system_cpu:.2f} CPU-s: Dovecot {served:.2f}, "
+        f"Postkamer {user_cpu:.2f} user + {system_cpu:.2f} system",
+        flush=True,
+    )
+    if mbsync_seconds:
+        print(
+            f"    {seconds / mbsync_seconds:.2f}x mbsync's time "
+            f"({'faster' if seconds < mbsync_seconds else 'slower'} than mbsync)",
+            flush=True,
+        )
+    return seconds
+
+
+def print_postgres(pg: dict, size: int, raw_seconds: float, pack: float | None) -> None:
+    """Print the figures of one (c) run on PostgreSQL."""
+    _line(f"(c) Postkamer initial sync, PostgreSQL ({pg['stored']} stored)", pg["seconds"], size)
+    print(f"    {pg['seconds'] / raw_seconds:.2f}x the raw time", flush=True)
+    if pack:
+        print(
+            f"    {pg['seconds'] / pack:.2f}x the SQLite pack store's time (target <= 1.5x)",
+            flush=True,
+        )
+    total = pg["dovecot"] + pg["user"] + pg["system"] + pg["backend"] + pg["background"]
+    print(
+        f"    {total:.2f} CPU-s: Dovecot {pg['dovecot']:.2f}, Postkamer {pg['user']:.2f} "
+        f"user + {pg['system']:.2f} system, PostgreSQL backend {pg['backend']:.2f} "
+        f"+ background {pg['background']:.2f} (shared with other databases)\n"
+        f"    {pg['settings']}\n"
+        f"    WAL {pg['wal'] / MB:.0f} MB (whole server), raw table "
+        f"{pg['raw_table'] / MB:.0f} MB, database {pg['database'] / MB:.0f} MB",
+        flush=True,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--count", type=int, default=10000, help="corpus messages (default 10000)")
@@ -595,6 +643,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="URL",
         help="also run (c) on PostgreSQL with the database raw store, on a throwaway "
         "database created on this server (e.g. postgres://postgres@127.0.0.1:5432/postgres)",
+    )
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run (c) this many times, the stores in turn, and compare the best of each",
     )
     ap.add_argument("--postgres-child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -642,55 +696,39 @@ def main(argv: list[str] | None = None) -> int:
         from postkamer.accounts.models import Tenant
 
         tenant = Tenant.objects.create(name="Bench")
-        times: dict[str, float] = {}
-        for kind in stores:
-            # The setting is read per batch, so one Django setup serves both
-            # stores; each gets a mailbox of its own (the corpus is shared on the
-            # server, the rows and bytes are not: the raw rows are deleted first).
-            settings.POSTKAMER_RAW_STORE = kind
-            reset_raw_store()
-            box = make_mailbox(tenant, server.imap_port, user, password)
-            pk_seconds, stored, (served, user_cpu, system_cpu) = postkamer_initial(
-                box, server, args.profile
-            )
-            times[kind] = pk_seconds
-            _line(f"(c) Postkamer initial sync, {kind} store ({stored} stored)", pk_seconds, size)
-            print(f"    {pk_seconds / raw_seconds:.2f}x the raw time (target <= 2x)", flush=True)
+        times: dict[str, list[float]] = {}
+        for number in range(args.rounds):
+            if args.rounds > 1:
+                print(f"-- round {number + 1} of {args.rounds}", flush=True)
+            for kind in stores:
+                # The setting is read per batch, so one Django setup serves both
+                # stores; each gets a mailbox of its own (the corpus is shared on
+                # the server, the rows and bytes are not: the raw rows are deleted
+                # first).
+                settings.POSTKAMER_RAW_STORE = kind
+                reset_raw_store()
+                box = make_mailbox(tenant, server.imap_port, user, password)
+                seconds = sqlite_initial(box, server, kind, size, raw_seconds, mbsync_seconds, args)
+                times.setdefault(kind, []).append(seconds)
+            if args.postgres:
+                pg = postgres_initial(args.postgres, server, user, password, tmp, args.profile)
+                pack = times["pack"][-1] if "pack" in times else None
+                print_postgres(pg, size, raw_seconds, pack)
+                times.setdefault("postgres", []).append(pg["seconds"])
+        if args.rounds > 1:
+            best = {kind: min(values) for kind, values in times.items()}
             print(
-                f"    {served + user_cpu + system_cpu:.2f} CPU-s: Dovecot {served:.2f}, "
-                f"Postkamer {user_cpu:.2f} user + {system_cpu:.2f} system",
+                "(c) best of each: "
+                + ", ".join(f"{kind} {seconds:.2f} s" for kind, seconds in best.items()),
                 flush=True,
             )
-            if mbsync_seconds:
+            if "postgres" in best and "pack" in best:
+                ratios = [pg / pack for pg, pack in zip(times["postgres"], times["pack"])]
                 print(
-                    f"    {pk_seconds / mbsync_seconds:.2f}x mbsync's time "
-                    f"({'faster' if pk_seconds < mbsync_seconds else 'slower'} than mbsync)",
+                    f"    PostgreSQL / pack store: {best['postgres'] / best['pack']:.2f}x "
+                    f"(best against best; per round {', '.join(f'{r:.2f}' for r in ratios)})",
                     flush=True,
                 )
-        if args.postgres:
-            pg = postgres_initial(args.postgres, server, user, password, tmp, args.profile)
-            _line(
-                f"(c) Postkamer initial sync, PostgreSQL ({pg['stored']} stored)",
-                pg["seconds"],
-                size,
-            )
-            print(f"    {pg['seconds'] / raw_seconds:.2f}x the raw time", flush=True)
-            if "pack" in times:
-                print(
-                    f"    {pg['seconds'] / times['pack']:.2f}x the SQLite pack store's time "
-                    "(target <= 1.5x)",
-                    flush=True,
-                )
-            total = pg["dovecot"] + pg["user"] + pg["system"] + pg["backend"] + pg["background"]
-            print(
-                f"    {total:.2f} CPU-s: Dovecot {pg['dovecot']:.2f}, Postkamer {pg['user']:.2f} "
-                f"user + {pg['system']:.2f} system, PostgreSQL backend {pg['backend']:.2f} "
-                f"+ background {pg['background']:.2f} (shared with other databases)\n"
-                f"    {pg['settings']}\n"
-                f"    WAL {pg['wal'] / MB:.0f} MB (whole server), raw table "
-                f"{pg['raw_table'] / MB:.0f} MB, database {pg['database'] / MB:.0f} MB",
-                flush=True,
-            )
         # After the syncs, so that its garbage cannot slow them down.
         floor_sha, floor_parse, floor_rows = work_floor(corpus, tmp)
         del corpus
