@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.corpus import generate  # noqa: E402
+from bench.pgserver import PrivatePostgres  # noqa: E402
 from tests.servers.dovecot import Dovecot, make_workdir, remove_workdir  # noqa: E402
 from tests.servers.tls import make_test_ca  # noqa: E402
 
@@ -600,7 +601,9 @@ def sqlite_initial(
     return seconds
 
 
-def print_postgres(pg: dict, size: int, raw_seconds: float, pack: float | None) -> None:
+def print_postgres(
+    pg: dict, size: int, raw_seconds: float, pack: float | None, private: bool
+) -> None:
     """Print the figures of one (c) run on PostgreSQL."""
     _line(f"(c) Postkamer initial sync, PostgreSQL ({pg['stored']} stored)", pg["seconds"], size)
     print(f"    {pg['seconds'] / raw_seconds:.2f}x the raw time", flush=True)
@@ -613,7 +616,7 @@ def print_postgres(pg: dict, size: int, raw_seconds: float, pack: float | None) 
     print(
         f"    {total:.2f} CPU-s: Dovecot {pg['dovecot']:.2f}, Postkamer {pg['user']:.2f} "
         f"user + {pg['system']:.2f} system, PostgreSQL backend {pg['backend']:.2f} "
-        f"+ background {pg['background']:.2f} (shared with other databases)\n"
+        f"+ background {pg['background']:.2f}{'' if private else ' (shared with other databases)'}\n"
         f"    {pg['settings']}\n"
         f"    WAL {pg['wal'] / MB:.0f} MB (whole server), raw table "
         f"{pg['raw_table'] / MB:.0f} MB, database {pg['database'] / MB:.0f} MB",
@@ -641,8 +644,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--postgres",
         metavar="URL",
-        help="also run (c) on PostgreSQL with the database raw store, on a throwaway "
-        "database created on this server (e.g. postgres://postgres@127.0.0.1:5432/postgres)",
+        help="also run (c) on PostgreSQL with the database raw store: 'private' for a "
+        "throwaway cluster of its own (stock settings, port --port-base+4), or the URL of "
+        "a server to create a throwaway database on "
+        "(e.g. postgres://postgres@127.0.0.1:5432/postgres)",
     )
     ap.add_argument(
         "--rounds",
@@ -664,7 +669,12 @@ def main(argv: list[str] | None = None) -> int:
     dovecot_dir = make_workdir("postkamer-bench-dovecot-")
     server = BenchDovecot(dovecot_dir, args.port_base, make_test_ca(tmp / "tls"))
     server.start()
+    private = None
     try:
+        if args.postgres == "private":
+            private = PrivatePostgres(args.port_base + 4)
+            private.start()
+            args.postgres = private.url
         user, password = server.new_user()
         t = time.perf_counter()
         corpus = list(generate(args.count, seed=args.seed))
@@ -713,7 +723,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.postgres:
                 pg = postgres_initial(args.postgres, server, user, password, tmp, args.profile)
                 pack = times["pack"][-1] if "pack" in times else None
-                print_postgres(pg, size, raw_seconds, pack)
+                print_postgres(pg, size, raw_seconds, pack, private is not None)
                 times.setdefault("postgres", []).append(pg["seconds"])
         if args.rounds > 1:
             best = {kind: min(values) for kind, values in times.items()}
@@ -754,6 +764,8 @@ def main(argv: list[str] | None = None) -> int:
 
             engine.pool.clear()
         server.close()
+        if private:
+            private.close()
         remove_workdir(dovecot_dir)
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
