@@ -10,8 +10,9 @@ transaction. Either way the ``RawMessage`` and ``Message`` rows and the folder's
 Parsing happens *before* the transaction opens (in the reader thread, see
 ``engine._BatchReader``), so the write lock (SQLite takes it at BEGIN IMMEDIATE)
 is held only for the inserts. Raw rows, message rows and attachments go in with
-one ``executemany`` each, and the duplicate and id lookups are single plain
-SELECTs with an IN list: a batch of 200 messages costs a handful of statements.
+one ``executemany`` each (on PostgreSQL binary parameters and binary COPY, see
+``pgbulk``), and the duplicate and id lookups are single plain SELECTs with an
+IN list: a batch of 200 messages costs a handful of statements.
 """
 
 from __future__ import annotations
