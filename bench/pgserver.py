@@ -36,8 +36,10 @@ def _bindir() -> Path:
 class PrivatePostgres:
     """One PostgreSQL server on 127.0.0.1:``port`` in a temp directory."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, settings: list[str] | None = None) -> None:
         self.port = port
+        #: Extra server settings, ``name=value`` each (``postgres -c``).
+        self.settings = settings or []
         self.bindir = _bindir()
         self.workdir = Path(tempfile.mkdtemp(prefix="postkamer-bench-pg-"))
         self.data = self.workdir / "data"
@@ -72,6 +74,7 @@ class PrivatePostgres:
                 str(self.workdir),
                 "-c",
                 "listen_addresses=127.0.0.1",
+                *(arg for setting in self.settings for arg in ("-c", setting)),
             ),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

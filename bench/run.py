@@ -650,6 +650,13 @@ def main(argv: list[str] | None = None) -> int:
         "(e.g. postgres://postgres@127.0.0.1:5432/postgres)",
     )
     ap.add_argument(
+        "--postgres-config",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a server setting for --postgres private (repeatable), e.g. wal_buffers=64MB",
+    )
+    ap.add_argument(
         "--rounds",
         type=int,
         default=1,
@@ -672,7 +679,7 @@ def main(argv: list[str] | None = None) -> int:
     private = None
     try:
         if args.postgres == "private":
-            private = PrivatePostgres(args.port_base + 4)
+            private = PrivatePostgres(args.port_base + 4, args.postgres_config)
             private.start()
             args.postgres = private.url
         user, password = server.new_user()

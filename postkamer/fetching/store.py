@@ -236,14 +236,22 @@ def _lookup(
     if not values:
         return []
     qn = connection.ops.quote_name
+    postgres = connection.vendor == "postgresql"
     where = [f"{qn(column)} = %s" for column in equal]
-    where.append(f"{qn(in_column)} IN ({', '.join(['%s'] * len(values))})")
+    if postgres:
+        # One array parameter of a prepared statement: PostgreSQL planned a list
+        # of 200 literals anew each time, estimating every element.
+        where.append(f"{qn(in_column)} = ANY(%s)")
+        params = [*equal.values(), list(values)]
+    else:
+        where.append(f"{qn(in_column)} IN ({', '.join(['%s'] * len(values))})")
+        params = [*equal.values(), *values]
     sql = (
         f"SELECT {', '.join(qn(c) for c in columns)} "  # noqa: S608
         f"FROM {qn(model._meta.db_table)} WHERE {' AND '.join(where)}"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*equal.values(), *values])
+    with pgbulk.cursor() if postgres else connection.cursor() as cursor:
+        cursor.execute(sql, params)
         return cursor.fetchall()
 
 
