@@ -19,6 +19,14 @@ Here, on the very connection Django uses (so inside the batch's transaction):
   Conflicts there are bugs (the store checked the UIDs first) and fail the
   batch, like the ``INSERT`` on SQLite.
 
+The duplicate and id lookups of ``store`` use the same cursor with one array
+parameter (``= ANY(%s)``), so PostgreSQL plans them once instead of planning a
+list of 200 literals on every call. psycopg prepares a statement it has run five
+times (``prepare_threshold``): a transaction-pooling PgBouncer in front of
+PostgreSQL must pass prepared statements on (1.21 and later do, with
+``max_prepared_statements``). Statements sent here bypass Django's query log and
+``execute_wrapper`` hooks.
+
 Two Django attributes are used that its documentation does not describe:
 ``connection.connection`` (the psycopg connection behind Django's wrapper) and
 ``connection.wrap_database_errors`` (which turns psycopg's exceptions into
