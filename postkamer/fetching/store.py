@@ -239,10 +239,16 @@ def _lookup(
     postgres = connection.vendor == "postgresql"
     where = [f"{qn(column)} = %s" for column in equal]
     if postgres:
-        # One array parameter of a prepared statement: PostgreSQL planned a list
-        # of 200 literals anew each time, estimating every element.
+        # One array parameter instead of a list of 200 literals, which PostgreSQL
+        # parsed and estimated one by one.
         where.append(f"{qn(in_column)} = ANY(%s)")
         params = [*equal.values(), list(values)]
+        if all(isinstance(value, int) for value in values):
+            # Without statistics (a new table, a first sync before autovacuum
+            # analysed it) the planner read every row of the mailbox and
+            # filtered the list; bounds keep the index scan to the batch's range.
+            where.append(f"{qn(in_column)} BETWEEN %s AND %s")
+            params += [min(values), max(values)]
     else:
         where.append(f"{qn(in_column)} IN ({', '.join(['%s'] * len(values))})")
         params = [*equal.values(), *values]
@@ -287,7 +293,12 @@ def _to_store(
     (Message-ID, SHA-256) pairs, the items to store and the ids of the raw rows
     that already exist for their hashes."""
     present_uids = set(_stored_uids(state, uidvalidity, [item.fetched.uid for item in items]))
-    known = _known_pairs(state, sorted({item.sha256 for item in items}))
+    hashes = sorted({item.sha256 for item in items})
+    # A stored message's bytes are always in the raw store (its raw row is
+    # protected), so only hashes the raw store holds can form known pairs: an
+    # initial sync, whose bytes are all new, needs no look through the mailbox.
+    raw_ids = _raw_ids(hashes)
+    known = _known_pairs(state, [sha for sha in hashes if sha in raw_ids])
     todo: list[Prepared] = []
     for item in items:
         key = (_clean(item.parsed.message_id, _MAX_ID), item.sha256)
@@ -295,7 +306,6 @@ def _to_store(
             continue
         known.add(key)
         todo.append(item)
-    raw_ids = _raw_ids(sorted({item.sha256 for item in todo}))
     return present_uids, known, todo, raw_ids
 
 
