@@ -433,14 +433,14 @@ def postgres_initial(
     url: str, server: Dovecot, user: str, password: str, workdir: Path, profile: bool
 ) -> dict:
     """Run :func:`postgres_child` on a throwaway database ``postkamer_bench_<pid>``
-    created on the server of ``url`` (whose own database is only used to create
-    and drop it) and return its figures."""
+    created on the server of ``url`` (through its ``postgres`` database; the
+    database named in ``url`` is not used) and return its figures."""
     import psycopg
 
     name = f"postkamer_bench_{os.getpid()}"
     parts = urlsplit(url)
     database_url = urlunsplit(parts._replace(path=f"/{name}"))
-    admin = psycopg.connect(url, autocommit=True)
+    admin = psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True)
     try:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
         admin.execute(f'CREATE DATABASE "{name}"')
@@ -647,7 +647,7 @@ def main(argv: list[str] | None = None) -> int:
         help="also run (c) on PostgreSQL with the database raw store: 'private' for a "
         "throwaway cluster of its own (stock settings, port --port-base+4), or the URL of "
         "a server to create a throwaway database on "
-        "(e.g. postgres://postgres@127.0.0.1:5432/postgres)",
+        "(e.g. postgres://postgres@127.0.0.1:5432/)",
     )
     ap.add_argument(
         "--postgres-config",
