@@ -103,6 +103,21 @@ def server_cpu(server: Dovecot) -> float:
     return tree_cpu(server._proc.pid if server._proc else None)
 
 
+def disk_written() -> int:
+    """Bytes written to the machine's disks so far (all processes: with other work
+    on the machine this counts theirs too)."""
+    total = 0
+    for device in os.listdir("/sys/block"):
+        if device.startswith(("loop", "ram", "zram", "dm-", "md")):
+            continue
+        try:
+            with open(f"/sys/block/{device}/stat") as f:
+                total += int(f.read().split()[6]) * 512
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
 def process_cpu() -> tuple[float, float]:
     """(user, system) CPU seconds of this process so far, all threads."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -396,9 +411,11 @@ def postgres_child(spec: dict) -> None:
         )
         backend, synchronous_commit, fsync, wal_sync, fpw, lsn = cursor.fetchone()
     backend_cpu, background_cpu = postgres_cpu(backend)
+    disk = disk_written()
     seconds, stored, (served, user_cpu, system_cpu) = postkamer_initial(
         box, spec["dovecot_pid"], spec["profile"]
     )
+    disk = disk_written() - disk
     backend_after, background_after = postgres_cpu(backend)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -422,6 +439,7 @@ def postgres_child(spec: dict) -> None:
                     f"wal_sync_method={wal_sync}, full_page_writes={fpw}"
                 ),
                 "wal": int(wal),
+                "disk": disk,
                 "raw_table": int(raw_table),
                 "database": int(database),
             }
@@ -584,12 +602,15 @@ def sqlite_initial(
     args: argparse.Namespace,
 ) -> float:
     """(c) on SQLite with the raw store ``kind``; prints the figures, returns seconds."""
+    disk = disk_written()
     seconds, stored, (served, user_cpu, system_cpu) = postkamer_initial(box, server, args.profile)
+    disk = disk_written() - disk
     _line(f"(c) Postkamer initial sync, {kind} store ({stored} stored)", seconds, size)
     print(f"    {seconds / raw_seconds:.2f}x the raw time (target <= 2x)", flush=True)
     print(
         f"    {served + user_cpu + system_cpu:.2f} CPU-s: Dovecot {served:.2f}, "
-        f"Postkamer {user_cpu:.2f} user + {system_cpu:.2f} system",
+        f"Postkamer {user_cpu:.2f} user + {system_cpu:.2f} system; "
+        f"{disk / MB:.0f} MB written to disk (whole machine)",
         flush=True,
     )
     if mbsync_seconds:
@@ -619,7 +640,8 @@ def print_postgres(
         f"+ background {pg['background']:.2f}{'' if private else ' (shared with other databases)'}\n"
         f"    {pg['settings']}\n"
         f"    WAL {pg['wal'] / MB:.0f} MB (whole server), raw table "
-        f"{pg['raw_table'] / MB:.0f} MB, database {pg['database'] / MB:.0f} MB",
+        f"{pg['raw_table'] / MB:.0f} MB, database {pg['database'] / MB:.0f} MB; "
+        f"{pg['disk'] / MB:.0f} MB written to disk (whole machine)",
         flush=True,
     )
 
