@@ -213,8 +213,11 @@ def _insert_raws(raws: dict[str, tuple[int, rawstore.Location]]) -> None:
         f"VALUES (%s, %s, %s, %s, %s) ON CONFLICT ({qn('sha256')}) DO NOTHING"
     )
     params = [(sha, size, loc.data, loc.pack, loc.offset) for sha, (size, loc) in raws.items()]
-    # On PostgreSQL the bytes go as binary parameters, not as SQL text (pgbulk).
-    with pgbulk.cursor() if connection.vendor == "postgresql" else connection.cursor() as cursor:
+    if connection.vendor == "postgresql":
+        # The bytes go as binary parameters, not as SQL text (pgbulk).
+        pgbulk.execute_many(sql, params)
+        return
+    with connection.cursor() as cursor:
         cursor.executemany(sql, params)
 
 

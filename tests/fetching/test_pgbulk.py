@@ -158,6 +158,20 @@ def test_bulk_writes_use_the_psycopg_connection_behind_djangos_wrapper(db):
 
 
 @postgres_only
+def test_the_raw_insert_leaves_the_planner_setting_as_it_found_it(mailbox):
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("SHOW plan_cache_mode")
+        before = cur.fetchone()[0]
+        pgbulk.execute_many(
+            "INSERT INTO mailmessages_rawmessage (sha256, size, data) VALUES (%s, %s, %s)",
+            [("a" * 64, 1, b"\x00"), ("b" * 64, 2, b"\xff\x00")],
+        )
+        cur.execute("SHOW plan_cache_mode")
+        assert cur.fetchone()[0] == before
+    assert bytes(RawMessage.objects.get(sha256="b" * 64).data) == b"\xff\x00"
+
+
+@postgres_only
 def test_raw_bytes_land_uncompressed_and_text_with_lz4(mailbox):
     raw = make_message("Groot", body="Beste klant, " * 30_000)
     store.store_batch(_folder(mailbox), 1, [_prepared(1, raw)])
