@@ -294,7 +294,7 @@ def _to_store(
 ) -> tuple[set[int], set[tuple[str, str]], list[Prepared], dict[str, int]]:
     """Decide which ``items`` to store: returns the UIDs already present, the known
     (Message-ID, SHA-256) pairs, the items to store and the ids of the raw rows
-    that already exist for their hashes."""
+    that already exist for the items' hashes."""
     present_uids = set(_stored_uids(state, uidvalidity, [item.fetched.uid for item in items]))
     hashes = sorted({item.sha256 for item in items})
     # A stored message's bytes are always in the raw store (its raw row is
