@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import json
 import os
 import resource
 import shutil
@@ -22,11 +23,13 @@ import tempfile
 import time
 import tracemalloc
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.corpus import generate  # noqa: E402
+from bench.pgserver import PrivatePostgres  # noqa: E402
 from tests.servers.dovecot import Dovecot, make_workdir, remove_workdir  # noqa: E402
 from tests.servers.tls import make_test_ca  # noqa: E402
 
@@ -62,10 +65,8 @@ def _line(label: str, seconds: float, size: int | None = None) -> None:
 # -- (a) the raw limit --------------------------------------------------------------------
 
 
-def server_cpu(server: Dovecot) -> float:
-    """CPU seconds (user + system) used so far by the live processes of ``server``
-    (its master and every descendant, such as the imap process serving us)."""
-    master = server._proc.pid if server._proc else None
+def _processes() -> tuple[dict[int, list[int]], dict[int, float]]:
+    """Read /proc: ({parent pid: child pids}, {pid: CPU seconds, user + system})."""
     tick = os.sysconf("SC_CLK_TCK")
     children: dict[int, list[int]] = {}
     cpu: dict[int, float] = {}
@@ -81,11 +82,39 @@ def server_cpu(server: Dovecot) -> float:
         pid = int(entry)
         children.setdefault(int(fields[1]), []).append(pid)
         cpu[pid] = (int(fields[11]) + int(fields[12])) / tick
+    return children, cpu
+
+
+def tree_cpu(master: int | None) -> float:
+    """CPU seconds (user + system) used so far by the live process ``master`` and
+    every descendant of it."""
+    children, cpu = _processes()
     total, todo = 0.0, [master] if master else []
     while todo:
         pid = todo.pop()
         total += cpu.get(pid, 0.0)
         todo.extend(children.get(pid, []))
+    return total
+
+
+def server_cpu(server: Dovecot) -> float:
+    """CPU seconds used so far by the live processes of ``server`` (its master and
+    every descendant, such as the imap process serving us)."""
+    return tree_cpu(server._proc.pid if server._proc else None)
+
+
+def disk_written() -> int:
+    """Bytes written to the machine's disks so far (all processes: with other work
+    on the machine this counts theirs too)."""
+    total = 0
+    for device in os.listdir("/sys/block"):
+        if device.startswith(("loop", "ram", "zram", "dm-", "md")):
+            continue
+        try:
+            with open(f"/sys/block/{device}/stat") as f:
+                total += int(f.read().split()[6]) * 512
+        except (OSError, IndexError, ValueError):
+            continue
     return total
 
 
@@ -185,13 +214,17 @@ SyncState *
 # -- Postkamer ----------------------------------------------------------------------------------
 
 
-def setup_django(data_dir: Path, raw_store: str = "pack") -> None:
-    """Configure Django on a fresh SQLite database in ``data_dir`` and migrate."""
+def setup_django(data_dir: Path, raw_store: str = "pack", database_url: str | None = None) -> None:
+    """Configure Django on a fresh SQLite database in ``data_dir`` (or on the
+    empty PostgreSQL database ``database_url``) and migrate."""
     os.environ["POSTKAMER_DATA_DIR"] = str(data_dir)
     os.environ["POSTKAMER_RAW_STORE"] = raw_store
     os.environ["POSTKAMER_ALLOW_PRIVATE_HOSTS"] = "1"
     os.environ["POSTKAMER_HUEY_IMMEDIATE"] = "1"
-    os.environ.pop("DATABASE_URL", None)
+    if database_url:
+        os.environ["DATABASE_URL"] = database_url
+    else:
+        os.environ.pop("DATABASE_URL", None)
     os.environ["DJANGO_SETTINGS_MODULE"] = "postkamer.settings"
     # What `postkamer bootstrap` does first: the data dir and its keys.
     from postkamer import envconf
@@ -264,18 +297,20 @@ def reset_raw_store() -> None:
 
 
 def postkamer_initial(
-    box, server: Dovecot, profile: bool = False
+    box, server: Dovecot | int, profile: bool = False
 ) -> tuple[float, int, tuple[float, float, float]]:
     """Initial sync of ``box`` through the engine; returns (seconds, messages,
-    (server CPU, our user CPU, our system CPU) in seconds)."""
+    (server CPU, our user CPU, our system CPU) in seconds). ``server`` is the
+    Dovecot or the pid of its master process."""
     from postkamer.fetching import engine
 
-    served, (user, system) = server_cpu(server), process_cpu()
+    master = server if isinstance(server, int) else (server._proc.pid if server._proc else None)
+    served, (user, system) = tree_cpu(master), process_cpu()
     started = time.perf_counter()
     outcome = profiled(profile, engine.fetch_mailbox, box)
     seconds = time.perf_counter() - started
     # The connection stays in the pool, so its imap process still counts.
-    served = server_cpu(server) - served
+    served = tree_cpu(master) - served
     user_after, system_after = process_cpu()
     if not outcome.ok:
         raise RuntimeError(f"Postkamer fetch failed: {outcome.error!r}")
@@ -319,6 +354,141 @@ def work_floor(corpus: list[bytes], workdir: Path) -> tuple[float, float, float]
     finally:
         db.close()
     return hashed, parsing, inserting
+
+
+# -- (c) on PostgreSQL ---------------------------------------------------------------------
+
+#: Process titles of a PostgreSQL server's own background processes (shared by
+#: every database on the server), after the last ": " of the title.
+_PG_BACKGROUND = (
+    "checkpointer",
+    "background writer",
+    "walwriter",
+    "autovacuum",
+    "logical replication",
+    "archiver",
+    "stats",
+    "walsummarizer",
+)
+
+
+def postgres_cpu(backend: int) -> tuple[float, float]:
+    """CPU seconds so far of the PostgreSQL backend process ``backend`` and of its
+    server's postmaster and background processes (WAL writer, checkpointer, …,
+    which also work for every other database on that server). Other clients'
+    backends are left out; so are processes that ended in between (an
+    autovacuum worker)."""
+    children, cpu = _processes()
+    with open(f"/proc/{backend}/stat") as f:
+        stat = f.read()
+    postmaster = int(stat[stat.rindex(")") + 2 :].split()[1])
+    background = cpu.get(postmaster, 0.0)
+    for pid in children.get(postmaster, []):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                title = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        # "postgres: 15/main: checkpointer" or "postgres: 15/main: user db host idle"
+        role = title.rsplit(": ", 1)[-1].strip()
+        if role.startswith(_PG_BACKGROUND) or role == f"parallel worker for PID {backend}":
+            background += cpu.get(pid, 0.0)
+    return cpu.get(backend, 0.0), background
+
+
+def postgres_child(spec: dict) -> None:
+    """(c) on PostgreSQL with the ``database`` raw store, as a deployment with
+    ``DATABASE_URL`` runs it; in a child process of its own because Django's
+    default database is fixed at set-up. Writes its figures to ``spec["result"]``."""
+    setup_django(Path(spec["data_dir"]), "database", spec["database_url"])
+    from django.db import connection
+
+    from postkamer.accounts.models import Tenant
+    from postkamer.messages.models import RawMessage
+
+    tenant = Tenant.objects.create(name="Bench")
+    box = make_mailbox(tenant, spec["port"], spec["user"], spec["password"])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_backend_pid(), current_setting('synchronous_commit'), "
+            "current_setting('fsync'), current_setting('wal_sync_method'), "
+            "current_setting('full_page_writes'), pg_current_wal_lsn()::text"
+        )
+        backend, synchronous_commit, fsync, wal_sync, fpw, lsn = cursor.fetchone()
+    backend_cpu, background_cpu = postgres_cpu(backend)
+    disk = disk_written()
+    seconds, stored, (served, user_cpu, system_cpu) = postkamer_initial(
+        box, spec["dovecot_pid"], spec["profile"]
+    )
+    disk = disk_written() - disk
+    backend_after, background_after = postgres_cpu(backend)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s::pg_lsn), "
+            "pg_total_relation_size(%s), pg_database_size(current_database())",
+            [lsn, RawMessage._meta.db_table],
+        )
+        wal, raw_table, database = cursor.fetchone()
+    Path(spec["result"]).write_text(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "stored": stored,
+                "dovecot": served,
+                "user": user_cpu,
+                "system": system_cpu,
+                "backend": backend_after - backend_cpu,
+                "background": background_after - background_cpu,
+                "settings": (
+                    f"synchronous_commit={synchronous_commit}, fsync={fsync}, "
+                    f"wal_sync_method={wal_sync}, full_page_writes={fpw}"
+                ),
+                "wal": int(wal),
+                "disk": disk,
+                "raw_table": int(raw_table),
+                "database": int(database),
+            }
+        )
+    )
+
+
+def postgres_initial(
+    url: str, server: Dovecot, user: str, password: str, workdir: Path, profile: bool
+) -> dict:
+    """Run :func:`postgres_child` on a throwaway database ``postkamer_bench_<pid>``
+    created on the server of ``url`` (through its ``postgres`` database; the
+    database named in ``url`` is not used) and return its figures."""
+    import psycopg
+
+    name = f"postkamer_bench_{os.getpid()}"
+    parts = urlsplit(url)
+    database_url = urlunsplit(parts._replace(path=f"/{name}"))
+    admin = psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True)
+    try:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"')
+        spec = {
+            "database_url": database_url,
+            "data_dir": str(workdir / "pg-data"),
+            "port": server.imap_port,
+            "user": user,
+            "password": password,
+            "dovecot_pid": server._proc.pid if server._proc else None,
+            "profile": profile,
+            "result": str(workdir / "pg-result.json"),
+        }
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "POSTKAMER_"))}
+        subprocess.run(
+            [sys.executable, __file__, "--postgres-child", json.dumps(spec)],
+            check=True,
+            env=env,
+            timeout=3600,
+        )
+        return json.loads(Path(spec["result"]).read_text())
+    finally:
+        with contextlib.suppress(psycopg.Error):
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
 
 
 def deliver_by_lmtp(port: int, users: list[str], message: bytes, attempts: int = 5) -> None:
@@ -427,6 +597,60 @@ def memory(server: BenchDovecot, tenant) -> None:
     )
 
 
+def sqlite_initial(
+    box,
+    server: Dovecot,
+    kind: str,
+    size: int,
+    raw_seconds: float,
+    mbsync_seconds: float | None,
+    args: argparse.Namespace,
+) -> float:
+    """(c) on SQLite with the raw store ``kind``; prints the figures, returns seconds."""
+    disk = disk_written()
+    seconds, stored, (served, user_cpu, system_cpu) = postkamer_initial(box, server, args.profile)
+    disk = disk_written() - disk
+    _line(f"(c) Postkamer initial sync, {kind} store ({stored} stored)", seconds, size)
+    print(f"    {seconds / raw_seconds:.2f}x the raw time (target <= 2x)", flush=True)
+    print(
+        f"    {served + user_cpu + system_cpu:.2f} CPU-s: Dovecot {served:.2f}, "
+        f"Postkamer {user_cpu:.2f} user + {system_cpu:.2f} system; "
+        f"{disk / MB:.0f} MB written to disk (whole machine)",
+        flush=True,
+    )
+    if mbsync_seconds:
+        print(
+            f"    {seconds / mbsync_seconds:.2f}x mbsync's time "
+            f"({'faster' if seconds < mbsync_seconds else 'slower'} than mbsync)",
+            flush=True,
+        )
+    return seconds
+
+
+def print_postgres(
+    pg: dict, size: int, raw_seconds: float, pack: float | None, private: bool
+) -> None:
+    """Print the figures of one (c) run on PostgreSQL."""
+    _line(f"(c) Postkamer initial sync, PostgreSQL ({pg['stored']} stored)", pg["seconds"], size)
+    print(f"    {pg['seconds'] / raw_seconds:.2f}x the raw time", flush=True)
+    if pack:
+        print(
+            f"    {pg['seconds'] / pack:.2f}x the SQLite pack store's time (target <= 1.5x)",
+            flush=True,
+        )
+    total = pg["dovecot"] + pg["user"] + pg["system"] + pg["backend"] + pg["background"]
+    print(
+        f"    {total:.2f} CPU-s: Dovecot {pg['dovecot']:.2f}, Postkamer {pg['user']:.2f} "
+        f"user + {pg['system']:.2f} system, PostgreSQL backend {pg['backend']:.2f} "
+        f"+ background {pg['background']:.2f}{'' if private else ' (shared with other databases)'}\n"
+        f"    {pg['settings']}\n"
+        f"    WAL {pg['wal'] / MB:.0f} MB (whole server), raw table "
+        f"{pg['raw_table'] / MB:.0f} MB, database {pg['database'] / MB:.0f} MB; "
+        f"{pg['disk'] / MB:.0f} MB written to disk (whole machine)",
+        flush=True,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--count", type=int, default=10000, help="corpus messages (default 10000)")
@@ -444,7 +668,32 @@ def main(argv: list[str] | None = None) -> int:
         default="both",
         help="raw store for (c): pack, database, or both (database first; (d)-(f) use the last)",
     )
+    ap.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="also run (c) on PostgreSQL with the database raw store: 'private' for a "
+        "throwaway cluster of its own (stock settings, port --port-base+4), or the URL of "
+        "a server to create a throwaway database on "
+        "(e.g. postgres://postgres@127.0.0.1:5432/)",
+    )
+    ap.add_argument(
+        "--postgres-config",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a server setting for --postgres private (repeatable), e.g. wal_buffers=64MB",
+    )
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run (c) this many times, the stores in turn, and compare the best of each",
+    )
+    ap.add_argument("--postgres-child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.postgres_child:
+        postgres_child(json.loads(args.postgres_child))
+        return 0
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     with contextlib.suppress(ValueError, OSError):
@@ -454,7 +703,12 @@ def main(argv: list[str] | None = None) -> int:
     dovecot_dir = make_workdir("postkamer-bench-dovecot-")
     server = BenchDovecot(dovecot_dir, args.port_base, make_test_ca(tmp / "tls"))
     server.start()
+    private = None
     try:
+        if args.postgres == "private":
+            private = PrivatePostgres(args.port_base + 4, args.postgres_config)
+            private.start()
+            args.postgres = private.url
         user, password = server.new_user()
         t = time.perf_counter()
         corpus = list(generate(args.count, seed=args.seed))
@@ -486,27 +740,37 @@ def main(argv: list[str] | None = None) -> int:
         from postkamer.accounts.models import Tenant
 
         tenant = Tenant.objects.create(name="Bench")
-        for kind in stores:
-            # The setting is read per batch, so one Django setup serves both
-            # stores; each gets a mailbox of its own (the corpus is shared on the
-            # server, the rows and bytes are not: the raw rows are deleted first).
-            settings.POSTKAMER_RAW_STORE = kind
-            reset_raw_store()
-            box = make_mailbox(tenant, server.imap_port, user, password)
-            pk_seconds, stored, (served, user_cpu, system_cpu) = postkamer_initial(
-                box, server, args.profile
-            )
-            _line(f"(c) Postkamer initial sync, {kind} store ({stored} stored)", pk_seconds, size)
-            print(f"    {pk_seconds / raw_seconds:.2f}x the raw time (target <= 2x)", flush=True)
+        times: dict[str, list[float]] = {}
+        for number in range(args.rounds):
+            if args.rounds > 1:
+                print(f"-- round {number + 1} of {args.rounds}", flush=True)
+            for kind in stores:
+                # The setting is read per batch, so one Django setup serves both
+                # stores; each gets a mailbox of its own (the corpus is shared on
+                # the server, the rows and bytes are not: the raw rows are deleted
+                # first).
+                settings.POSTKAMER_RAW_STORE = kind
+                reset_raw_store()
+                box = make_mailbox(tenant, server.imap_port, user, password)
+                seconds = sqlite_initial(box, server, kind, size, raw_seconds, mbsync_seconds, args)
+                times.setdefault(kind, []).append(seconds)
+            if args.postgres:
+                pg = postgres_initial(args.postgres, server, user, password, tmp, args.profile)
+                pack = times["pack"][-1] if "pack" in times else None
+                print_postgres(pg, size, raw_seconds, pack, private is not None)
+                times.setdefault("postgres", []).append(pg["seconds"])
+        if args.rounds > 1:
+            best = {kind: min(values) for kind, values in times.items()}
             print(
-                f"    {served + user_cpu + system_cpu:.2f} CPU-s: Dovecot {served:.2f}, "
-                f"Postkamer {user_cpu:.2f} user + {system_cpu:.2f} system",
+                "(c) best of each: "
+                + ", ".join(f"{kind} {seconds:.2f} s" for kind, seconds in best.items()),
                 flush=True,
             )
-            if mbsync_seconds:
+            if "postgres" in best and "pack" in best:
+                ratios = [pg / pack for pg, pack in zip(times["postgres"], times["pack"])]
                 print(
-                    f"    {pk_seconds / mbsync_seconds:.2f}x mbsync's time "
-                    f"({'faster' if pk_seconds < mbsync_seconds else 'slower'} than mbsync)",
+                    f"    PostgreSQL / pack store: {best['postgres'] / best['pack']:.2f}x "
+                    f"(best against best; per round {', '.join(f'{r:.2f}' for r in ratios)})",
                     flush=True,
                 )
         # After the syncs, so that its garbage cannot slow them down.
@@ -534,6 +798,8 @@ def main(argv: list[str] | None = None) -> int:
 
             engine.pool.clear()
         server.close()
+        if private:
+            private.close()
         remove_workdir(dovecot_dir)
         shutil.rmtree(tmp, ignore_errors=True)
     return 0

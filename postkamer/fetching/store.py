@@ -10,8 +10,9 @@ transaction. Either way the ``RawMessage`` and ``Message`` rows and the folder's
 Parsing happens *before* the transaction opens (in the reader thread, see
 ``reader.BatchReader``), so the write lock (SQLite takes it at BEGIN IMMEDIATE)
 is held only for the inserts. Raw rows, message rows and attachments go in with
-one ``executemany`` each, and the duplicate and id lookups are single plain
-SELECTs with an IN list: a batch of 200 messages costs a handful of statements.
+one ``executemany`` each (on PostgreSQL binary parameters and binary COPY, see
+``pgbulk``), and the duplicate and id lookups are single plain SELECTs with an
+IN list: a batch of 200 messages costs a handful of statements.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from django.db import connection, transaction
 from django.db.models import Model
 from django.utils import timezone
 
+from postkamer.fetching import pgbulk
 from postkamer.fetching.models import FolderState
 from postkamer.mail import mime
 from postkamer.mail.html import html_to_text
@@ -212,6 +214,9 @@ def _insert_messages(rows: list[dict[str, object]]) -> None:
             if values[i] is not None:
                 values[i] = adapt_date(values[i])
         params.append(values)
+    if connection.vendor == "postgresql":
+        pgbulk.copy_rows(Message, _MESSAGE_COLUMNS, params)
+        return
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
 
@@ -227,11 +232,13 @@ def _insert_raws(raws: dict[str, tuple[int, rawstore.Location]]) -> None:
         f"INSERT INTO {qn(RawMessage._meta.db_table)} ({columns}) "  # noqa: S608
         f"VALUES (%s, %s, %s, %s, %s) ON CONFLICT ({qn('sha256')}) DO NOTHING"
     )
+    params = [(sha, size, loc.data, loc.pack, loc.offset) for sha, (size, loc) in raws.items()]
+    if connection.vendor == "postgresql":
+        # The bytes go as binary parameters, not as SQL text (pgbulk).
+        pgbulk.execute_many(sql, params)
+        return
     with connection.cursor() as cursor:
-        cursor.executemany(
-            sql,
-            [(sha, size, loc.data, loc.pack, loc.offset) for sha, (size, loc) in raws.items()],
-        )
+        cursor.executemany(sql, params)
 
 
 # The lookups below run twice per batch of the initial sync. Written as plain
@@ -252,14 +259,28 @@ def _lookup(
     if not values:
         return []
     qn = connection.ops.quote_name
+    postgres = connection.vendor == "postgresql"
     where = [f"{qn(column)} = %s" for column in equal]
-    where.append(f"{qn(in_column)} IN ({', '.join(['%s'] * len(values))})")
+    if postgres:
+        # One array parameter instead of a list of 200 literals, which PostgreSQL
+        # parsed and estimated one by one.
+        where.append(f"{qn(in_column)} = ANY(%s)")
+        params = [*equal.values(), list(values)]
+        if all(isinstance(value, int) for value in values):
+            # Without statistics (a new table, a first sync before autovacuum
+            # analysed it) the planner read every row of the mailbox and
+            # filtered the list; bounds keep the index scan to the batch's range.
+            where.append(f"{qn(in_column)} BETWEEN %s AND %s")
+            params += [min(values), max(values)]
+    else:
+        where.append(f"{qn(in_column)} IN ({', '.join(['%s'] * len(values))})")
+        params = [*equal.values(), *values]
     sql = (
         f"SELECT {', '.join(qn(c) for c in columns)} "  # noqa: S608
         f"FROM {qn(model._meta.db_table)} WHERE {' AND '.join(where)}"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*equal.values(), *values])
+    with pgbulk.cursor() if postgres else connection.cursor() as cursor:
+        cursor.execute(sql, params)
         return cursor.fetchall()
 
 
@@ -293,9 +314,14 @@ def _to_store(
 ) -> tuple[set[int], set[tuple[str, str]], list[Prepared], dict[str, int]]:
     """Decide which ``items`` to store: returns the UIDs already present, the known
     (Message-ID, SHA-256) pairs, the items to store and the ids of the raw rows
-    that already exist for their hashes."""
+    that already exist for the items' hashes."""
     present_uids = set(_stored_uids(state, uidvalidity, [item.fetched.uid for item in items]))
-    known = _known_pairs(state, sorted({item.sha256 for item in items}))
+    hashes = sorted({item.sha256 for item in items})
+    # A stored message's bytes are always in the raw store (its raw row is
+    # protected), so only hashes the raw store holds can form known pairs: an
+    # initial sync, whose bytes are all new, needs no look through the mailbox.
+    raw_ids = _raw_ids(hashes)
+    known = _known_pairs(state, [sha for sha in hashes if sha in raw_ids])
     todo: list[Prepared] = []
     for item in items:
         key = (_clean(item.parsed.message_id, _MAX_ID), item.sha256)
@@ -303,7 +329,6 @@ def _to_store(
             continue
         known.add(key)
         todo.append(item)
-    raw_ids = _raw_ids(sorted({item.sha256 for item in todo}))
     return present_uids, known, todo, raw_ids
 
 
@@ -333,6 +358,9 @@ def _insert_attachments(state: FolderState, uidvalidity: int, todo: list[Prepare
         for item in with_attachments
         for a in item.parsed.attachments
     ]
+    if connection.vendor == "postgresql":
+        pgbulk.copy_rows(Attachment, columns, params)
+        return
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
 
