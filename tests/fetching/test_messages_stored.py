@@ -132,5 +132,8 @@ def test_the_announcement_costs_one_query_per_batch_and_the_auto_reply_check_one
     finally:
         messages_stored.connect(receivers.queue_evaluation, dispatch_uid="autoreply-evaluate")
     # Two inbox batches: per batch the id lookup, and the check whether the
-    # mailbox's automatic reply is on (it is not: nothing is queued).
-    assert with_hook - without == 2 * 2
+    # mailbox's automatic reply is on (it is not: nothing is queued). On PostgreSQL
+    # the lookup goes over psycopg's own connection (fetching/pgbulk.py), which
+    # Django's query capture does not see.
+    per_batch = 2 if connection.vendor == "sqlite" else 1
+    assert with_hook - without == 2 * per_batch
