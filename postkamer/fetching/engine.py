@@ -45,7 +45,7 @@ from postkamer.fetching.pool import (
 )
 from postkamer.fetching.sync import Progress, sync
 from postkamer.mail import errors
-from postkamer.mailboxes.models import Mailbox, MailboxType
+from postkamer.mailboxes.models import Mailbox
 
 __all__ = [
     "LEASE",
@@ -152,9 +152,6 @@ def run_queued(run_id: int, progress: Progress | None = None, *, share: int | No
     if not taken:
         return False
     mailbox = run.mailbox
-    if mailbox.type != MailboxType.IMAP:
-        _finish(run_id, ok=False, code=problems.NOT_IMAP)
-        return False
     try:
         token = claim(mailbox.pk, share=share)
     except ShareFull:
@@ -195,7 +192,7 @@ def run_queued(run_id: int, progress: Progress | None = None, *, share: int | No
 
 
 def dispatch_due(now: dt.datetime | None = None) -> int:
-    """Queue an interval fetch for every enabled IMAP mailbox whose ``next_fetch_at``
+    """Queue an interval fetch for every enabled mailbox whose ``next_fetch_at``
     has passed; returns how many were queued (a mailbox with an open run is
     counted but gets no second run).
 
@@ -207,9 +204,7 @@ def dispatch_due(now: dt.datetime | None = None) -> int:
     # let go of connections to mailboxes that are no longer polled.
     pool.prune()
     due = (
-        Mailbox.objects.filter(
-            type=MailboxType.IMAP, interval_minutes__isnull=False, disabled_code=""
-        )
+        Mailbox.objects.filter(interval_minutes__isnull=False, disabled_code="")
         .filter(Q(next_fetch_at__isnull=True) | Q(next_fetch_at__lte=now))
         .only("pk", "next_fetch_at", "interval_minutes")
     )

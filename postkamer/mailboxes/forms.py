@@ -56,6 +56,14 @@ class MailboxForm(forms.ModelForm):
         help_texts = {
             "max_errors": _("After this many failed fetches in a row the interval becomes 'none'."),
             "smtp_username": _("Empty: the IMAP user name is used."),
+            "microsoft_tenant": _(
+                "The tenant ID or a domain of the tenant (like kantoor.onmicrosoft.com). "
+                "Needed for app-only access; empty lets any work account sign in."
+            ),
+            "microsoft_auth": _(
+                "Changing this, the tenant, the type or the sender address removes the "
+                "connection: connect again afterwards."
+            ),
         }
 
     def __init__(
