@@ -91,6 +91,9 @@ class MailboxForm(forms.ModelForm):
         else:
             self.initial.setdefault("sync_since", timezone.localtime().replace(second=0))
             self.initial.setdefault("interval", "5")
+        # Only Office 365 mailboxes show it: a form without it keeps what is stored.
+        if "microsoft_auth" in self.fields:
+            self.fields["microsoft_auth"].required = False
         for name in ("imap_host", "imap_username", "smtp_host"):
             self.fields[name].widget.attrs["autocomplete"] = "off"
 
@@ -121,6 +124,8 @@ class MailboxForm(forms.ModelForm):
             for name in SETTINGS_FIELDS
             if name in data and name in self.fields and not self.fields[name].disabled
         }
+        if not values.get("microsoft_auth"):
+            values.pop("microsoft_auth", None)
         if "interval" in data:
             values["interval_minutes"] = data["interval"]
         for name in SECRET_FIELDS:

@@ -99,8 +99,6 @@ def _query(**values: Any) -> str:
     return urlencode({k: v for k, v in values.items() if v not in (None, "", False)})
 
 
-@email_module_required
-@require_GET
 def _reconnect_notice(user: User, mailbox: Any, expired: set[int]) -> dict[str, Any]:
     """The "Opnieuw verbinden" notice of a mailbox whose sign-in expired: a link for
     those who may connect it, a request to ask the administrator for the others."""
@@ -113,6 +111,8 @@ def _reconnect_notice(user: User, mailbox: Any, expired: set[int]) -> dict[str, 
     }
 
 
+@email_module_required
+@require_GET
 def email_module(request: HttpRequest) -> HttpResponse:
     user = request.user
     mailboxes = list(access.readable_mailboxes(user).order_by("name"))
