@@ -132,6 +132,11 @@ def test_serve_runs_migrations_web_server_and_worker_in_the_data_dir(tmp_path: P
             except OSError:
                 time.sleep(0.3)
         assert "Inloggen" in body
+        # The access log names the path only: a query may carry an OAuth2 code.
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/account/login/?code=geheime-code-123&state=st"
+        ) as r:
+            assert r.status == 200
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/postkamer/app.css") as r:
             assert r.status == 200 and b"--brand" in r.read()
         for name in ("postkamer.sqlite3", "huey.sqlite3", "secret_key", "encryption_keys"):
@@ -141,6 +146,8 @@ def test_serve_runs_migrations_web_server_and_worker_in_the_data_dir(tmp_path: P
         proc.terminate()
         out, _ = proc.communicate(timeout=30)
     assert "Postkamer draait op" in out
+    assert '"GET /account/login/ HTTP/1.1" 200' in out
+    assert "geheime-code-123" not in out
     assert proc.returncode == 0, out
 
 

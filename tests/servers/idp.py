@@ -102,8 +102,7 @@ class IdentityProvider:
     def start(self) -> None:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(self.tls.server_cert, self.tls.server_key)
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        server.daemon_threads = True
+        server = _Server(("127.0.0.1", 0), _Handler)
         # The handshake happens in the handler's thread, not in accept().
         server.socket = context.wrap_socket(
             server.socket, server_side=True, do_handshake_on_connect=False
@@ -360,6 +359,13 @@ _PAGE = """<!doctype html><html lang="nl"><head><meta charset="utf-8">
 <button type="submit" name="answer" value="accept">Accepteren</button>
 <button type="submit" name="answer" value="refuse">Weigeren</button>
 </form></body></html>"""
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # clients that refuse our certificate (a test does that) are no news
 
 
 class _Handler(BaseHTTPRequestHandler):
