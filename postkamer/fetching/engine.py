@@ -45,7 +45,8 @@ from postkamer.fetching.pool import (
 )
 from postkamer.fetching.sync import Progress, sync
 from postkamer.mail import errors
-from postkamer.mailboxes.models import Mailbox
+from postkamer.mailboxes import oauth
+from postkamer.mailboxes.models import OAUTH_TYPES, Mailbox, MailboxType, MicrosoftAuth
 
 __all__ = [
     "LEASE",
@@ -79,6 +80,7 @@ def _sync_claimed(mailbox: Mailbox, token: str, progress: Progress | None) -> Fe
         outcome.new_messages = sync(mailbox, token, progress)
     except (errors.MailError, SecretUnreadable, LeaseLost) as exc:
         log.info("fetch of mailbox %s failed: %s", mailbox.pk, exc)
+        oauth.login_refused(mailbox, exc)
         outcome.error = exc
     except BaseException:
         release(mailbox.pk, token)
@@ -197,7 +199,9 @@ def dispatch_due(now: dt.datetime | None = None) -> int:
     counted but gets no second run).
 
     ``next_fetch_at`` moves forward with a conditional UPDATE first, so two
-    dispatchers never queue the same mailbox twice.
+    dispatchers never queue the same mailbox twice. Office 365 and Google mailboxes
+    nobody has connected yet are left alone: they would only collect errors until
+    switched off (one whose sign-in expired is fetched, and counts its errors).
     """
     now = now or timezone.now()
     # The dispatcher runs every minute in each worker process: a good moment to
@@ -206,6 +210,10 @@ def dispatch_due(now: dt.datetime | None = None) -> int:
     due = (
         Mailbox.objects.filter(interval_minutes__isnull=False, disabled_code="")
         .filter(Q(next_fetch_at__isnull=True) | Q(next_fetch_at__lte=now))
+        .exclude(
+            Q(type__in=OAUTH_TYPES, oauth_grant__isnull=True)
+            & ~Q(type=MailboxType.OFFICE365, microsoft_auth=MicrosoftAuth.APPLICATION)
+        )
         .only("pk", "next_fetch_at", "interval_minutes")
     )
     queued = 0

@@ -229,4 +229,6 @@ def run_connection_test(mailbox: Mailbox) -> list[ServerResult]:
                 outcomes[server] = exc
         for server, future in futures.items():
             outcomes[server] = future.result()
+            if outcomes[server] is not None:
+                oauth.login_refused(mailbox, outcomes[server])
     return [_result(server, outcomes[server], mailbox) for server in checks]

@@ -294,6 +294,17 @@ def _mark_reconnect(
         )
 
 
+def login_refused(mailbox: Mailbox, error: BaseException) -> None:
+    """A mail server refused the login: when ``mailbox`` logs in with a cached access
+    token, stop using it, so the next login asks for a new one. The platform may end
+    a token before its time (a password reset, a withdrawn consent): the next refresh
+    then says so (``oauth_reconnect``) instead of the server refusing for an hour."""
+    if mailbox.uses_oauth and isinstance(error, errors.AuthFailed):
+        OAuthGrant.objects.filter(
+            mailbox_id=mailbox.pk, access_use_until__gt=timezone.now()
+        ).update(access_use_until=timezone.now())
+
+
 def reconnect_needed_ids(mailbox_ids: list[int]) -> set[int]:
     """Which of ``mailbox_ids`` wait for someone to connect them again (one query)."""
     return set(

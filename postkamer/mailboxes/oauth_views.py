@@ -17,8 +17,8 @@ import re
 import time
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -157,12 +157,24 @@ def _authorize_error(title: str, error: str) -> str:
     }
 
 
-@login_required
 @require_GET
 @never_cache
 def callback(request: HttpRequest, provider: str) -> HttpResponse:
     """The platform sends the browser back here with ``code`` and ``state`` (or ``error``)."""
     title = providers.TITLES[provider]
+    if not request.user.is_authenticated:
+        # The plain login page, not one with this URL as "next" (nor a page rendered
+        # here, whose language switch repeats the URL): the code would end up in its
+        # HTML, and the sign-in it belonged to went with the old session anyway.
+        messages.error(
+            request,
+            _(
+                "You were logged out while signing in at %(provider)s. Nothing was changed: "
+                "log in and connect the mailbox again."
+            )
+            % {"provider": title},
+        )
+        return redirect(settings.LOGIN_URL)
     entry = _take_pending(request, request.GET.get("state", ""))
     if entry is None or entry.get("provider") != provider:
         return render(

@@ -56,6 +56,19 @@ def test_an_answer_with_a_state_this_session_did_not_start_changes_nothing(micro
     assert OAuthGrant.objects.filter(mailbox=office.mailbox).exists()
 
 
+def test_an_answer_after_the_session_ended_changes_nothing_and_is_not_echoed(microsoft, dovecot):
+    office = office_with_mailbox(dovecot)
+    client = manager_client(office)
+    back = microsoft.sign_in(_start(client, office.mailbox), office.address)
+    client.logout()
+    answer = client.get(back.removeprefix(BASE_URL), follow=True)
+    assert answer.redirect_chain == [("/account/login/", 302)]
+    text = answer.content.decode()
+    assert "Je bent uitgelogd tijdens het aanmelden bij Microsoft" in text
+    assert parse_qs(urlsplit(back).query)["code"][0] not in text
+    _nothing_changed(office.mailbox)
+
+
 def test_a_replayed_answer_changes_nothing(microsoft, dovecot):
     office = office_with_mailbox(dovecot)
     client = manager_client(office)

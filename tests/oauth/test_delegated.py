@@ -12,6 +12,7 @@ from django.db import connection
 from postkamer import crypto
 from postkamer.accounts.models import Notification
 from postkamer.fetching import engine
+from postkamer.fetching.models import FetchRun
 from postkamer.mailboxes import oauth
 from postkamer.mailboxes.models import AuditAction, Mailbox, OAuthGrant
 from postkamer.messages.models import Message
@@ -262,3 +263,30 @@ def test_a_mailbox_without_a_sign_in_says_so_when_tested(microsoft, dovecot):
     assert "nog niet verbonden met Microsoft" in results["imap"]["message"]
     assert host_of(microsoft.url)  # nothing was asked of the platform
     assert microsoft.requests == []
+
+
+def test_the_schedule_leaves_mailboxes_alone_until_someone_connects_them(microsoft, dovecot):
+    office = office_with_mailbox(dovecot)
+    app_only = office_with_mailbox(
+        dovecot, microsoft_auth="application", microsoft_tenant="kantoor.onmicrosoft.com"
+    )
+    engine.dispatch_due()
+    queued = set(FetchRun.objects.values_list("mailbox_id", flat=True))
+    assert office.mailbox.pk not in queued and app_only.mailbox.pk in queued
+    connect(manager_client(office), office.mailbox, microsoft, office.address)
+    Mailbox.objects.filter(pk=office.mailbox.pk).update(next_fetch_at=None)
+    engine.dispatch_due()
+    assert FetchRun.objects.filter(mailbox=office.mailbox).exists()
+
+
+def test_a_token_the_server_refuses_before_its_time_is_not_used_again(microsoft, dovecot):
+    office = office_with_mailbox(dovecot)
+    connect(manager_client(office), office.mailbox, microsoft, office.address)
+    # The platform ends the sign-in early; Postkamer's cache still trusts the token.
+    microsoft.revoke(office.address)
+    microsoft.expire_access_tokens()
+    assert engine.fetch_mailbox(office.mailbox).error_code == "auth_failed"
+    assert microsoft.grants("refresh_token") == []
+    # The next fetch asks for a new token, and so learns why.
+    assert engine.fetch_mailbox(office.mailbox).error_code == "oauth_reconnect"
+    assert oauth.status(office.mailbox) == oauth.RECONNECT_NEEDED
