@@ -2,7 +2,7 @@
 Google): the authorization URL with PKCE, the code exchange, the refresh, and the
 client-credentials grant of app-only access.
 
-Authlib's httpx client does the protocol; this module chooses how it talks:
+Authlib's client (on httpx2) does the protocol; this module chooses how it talks:
 
 - **Trust.** TLS is verified with the ``ssl.SSLContext`` the caller passes (the one
   the mail connections use: system CAs plus ``POSTKAMER_CA_FILE``), and the HTTP

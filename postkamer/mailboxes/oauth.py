@@ -34,7 +34,7 @@ import time
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from postkamer import crypto
@@ -191,7 +191,7 @@ def _claim(grant: OAuthGrant, now: dt.datetime) -> str | None:
     return token if taken else None
 
 
-def _ours(grant_pk: int, claim: str):  # type: ignore[no-untyped-def]
+def _ours(grant_pk: int, claim: str) -> QuerySet[OAuthGrant]:
     return OAuthGrant.objects.filter(pk=grant_pk, refresh_claim=claim)
 
 

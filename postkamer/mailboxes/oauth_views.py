@@ -231,8 +231,7 @@ def callback(request: HttpRequest, provider: str) -> HttpResponse:
         _("Mailbox '%(name)s' is connected with %(provider)s as %(account)s.")
         % {"name": saved.name, "provider": title, "account": account},
     )
-    if tokens.account and tokens.account.lower() != saved.sender_address.strip().lower():
-        messages.warning(request, other_account_warning(tokens.account, saved.sender_address))
+    # When the account is not the sender address, the page it returns to says so.
     return _back(saved.pk)
 
 

@@ -47,6 +47,7 @@ def test_an_administrator_connects_an_office_365_mailbox_in_the_browser(
         expect(page.get_by_text("niet als het afzenderadres").first).to_be_visible()
         assert page.url == f"{live_server.url}/beheer/e-mailmanager/{office.mailbox.pk}/"
         assert oauth.account(office.mailbox) == person
+        page.screenshot(path=str(_screenshots() / "office365-verbonden.png"), full_page=True)
 
         page.get_by_role("button", name="Verbinding testen").click()
         results = page.locator("#connection-results")
@@ -54,3 +55,11 @@ def test_an_administrator_connects_an_office_365_mailbox_in_the_browser(
         expect(results).to_contain_text("SMTP: Verbinding OK")
     finally:
         context.close()
+
+
+def _screenshots():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "test-results"
+    path.mkdir(exist_ok=True)
+    return path
