@@ -210,3 +210,18 @@ def test_without_a_client_id_the_page_explains_and_nothing_connects(microsoft, d
     assert answer.status_code == 302 and answer["Location"].startswith("/beheer/")
     assert not OAuthGrant.objects.exists()
     assert engine.fetch_mailbox(office.mailbox).error_code == "oauth_not_configured"
+
+
+def test_the_deployment_check_names_an_incomplete_oauth_app(settings):
+    from postkamer.core.checks import oauth_apps_are_complete
+
+    settings.BASE_URL = "https://post.kantoor.nl"
+    settings.POSTKAMER_MS_CLIENT_ID, settings.POSTKAMER_MS_CLIENT_SECRET = "app", "geheim"
+    settings.POSTKAMER_GOOGLE_CLIENT_ID = ""
+    assert oauth_apps_are_complete() == []
+    settings.POSTKAMER_MS_CLIENT_SECRET = ""
+    settings.BASE_URL = "http://post.kantoor.nl"
+    assert [w.id for w in oauth_apps_are_complete()] == ["postkamer.W003", "postkamer.W004"]
+    settings.BASE_URL = "http://127.0.0.1:8000"
+    settings.POSTKAMER_MS_CLIENT_SECRET = "geheim"
+    assert oauth_apps_are_complete() == []
