@@ -88,8 +88,16 @@ def test_token_prints_the_same_token_twice(capsys, office):
 def test_rotate_keys_reencrypts_secrets_with_the_newest_key(settings, office, capsys):
     from cryptography.fernet import Fernet
 
-    from postkamer.mailboxes.models import Mailbox
+    from postkamer import crypto
+    from postkamer.mailboxes.models import Mailbox, OAuthGrant
 
+    grant = OAuthGrant.objects.create(
+        mailbox=office.mailbox,
+        provider="microsoft",
+        flow="delegated",
+        refresh_token_enc=crypto.encrypt("rt-oud"),
+        access_token_enc=crypto.encrypt("at-oud"),
+    )
     old_key = settings.ENCRYPTION_KEYS[0]
     new_key = Fernet.generate_key().decode()
     settings.ENCRYPTION_KEYS = [new_key, old_key]
@@ -97,6 +105,9 @@ def test_rotate_keys_reencrypts_secrets_with_the_newest_key(settings, office, ca
     settings.ENCRYPTION_KEYS = [new_key]
     box = Mailbox.objects.get(pk=office.mailbox.pk)
     assert box.imap_password == "secret"
+    grant.refresh_from_db()
+    assert crypto.decrypt(grant.refresh_token_enc) == "rt-oud"
+    assert crypto.decrypt(grant.access_token_enc) == "at-oud"
 
 
 def _free_port() -> int:
