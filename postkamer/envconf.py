@@ -81,6 +81,24 @@ def networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     return result
 
 
+def host_port(name: str, *, default: str) -> tuple[str, int]:
+    """Return ``HOST:PORT`` from the environment variable ``name`` as (host, port)."""
+    raw = (os.environ.get(name) or default).strip()
+    host, _, port = raw.rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ImproperlyConfigured(f"{name} must be HOST:PORT (e.g. {default}), not {raw!r}.")
+    return host, int(port)
+
+
+def https_url(name: str, *, default: str) -> str:
+    """Return the environment variable ``name`` as an https URL without a trailing slash."""
+    raw = (os.environ.get(name) or default).strip().rstrip("/")
+    if not raw.startswith("https://") or len(raw) <= len("https://"):
+        raise ImproperlyConfigured(f"{name} must be an https:// URL, not {raw!r}.")
+    return raw
+
+
 def data_dir() -> Path:
     """Return ``POSTKAMER_DATA_DIR`` (default ``./data``); nothing is created here."""
     return Path(os.environ.get("POSTKAMER_DATA_DIR") or "data").resolve()

@@ -205,6 +205,26 @@ POSTKAMER_CA_FILE = os.environ.get("POSTKAMER_CA_FILE") or None
 POSTKAMER_ALLOW_PRIVATE_HOSTS = envconf.boolean("POSTKAMER_ALLOW_PRIVATE_HOSTS", default=False)
 POSTKAMER_DNS_RESOLVERS = os.environ.get("POSTKAMER_DNS_RESOLVERS") or None
 POSTKAMER_MAIL_TIMEOUT = envconf.number("POSTKAMER_MAIL_TIMEOUT", default=15.0)
+# OAuth2 mailboxes (docs/office365.md, docs/google.md): the installation's app at
+# Microsoft Entra ID and Google, and the servers their mailboxes use. Port 993 or
+# 465 means implicit TLS, any other port STARTTLS.
+POSTKAMER_MS_CLIENT_ID = os.environ.get("POSTKAMER_MS_CLIENT_ID", "").strip()
+POSTKAMER_MS_CLIENT_SECRET = os.environ.get("POSTKAMER_MS_CLIENT_SECRET", "").strip()
+POSTKAMER_MS_LOGIN_URL = envconf.https_url(
+    "POSTKAMER_MS_LOGIN_URL", default="https://login.microsoftonline.com"
+)
+POSTKAMER_MS_IMAP = envconf.host_port("POSTKAMER_MS_IMAP", default="outlook.office365.com:993")
+POSTKAMER_MS_SMTP = envconf.host_port("POSTKAMER_MS_SMTP", default="smtp.office365.com:587")
+POSTKAMER_GOOGLE_CLIENT_ID = os.environ.get("POSTKAMER_GOOGLE_CLIENT_ID", "").strip()
+POSTKAMER_GOOGLE_CLIENT_SECRET = os.environ.get("POSTKAMER_GOOGLE_CLIENT_SECRET", "").strip()
+POSTKAMER_GOOGLE_AUTH_URL = envconf.https_url(
+    "POSTKAMER_GOOGLE_AUTH_URL", default="https://accounts.google.com/o/oauth2/v2/auth"
+)
+POSTKAMER_GOOGLE_TOKEN_URL = envconf.https_url(
+    "POSTKAMER_GOOGLE_TOKEN_URL", default="https://oauth2.googleapis.com/token"
+)
+POSTKAMER_GOOGLE_IMAP = envconf.host_port("POSTKAMER_GOOGLE_IMAP", default="imap.gmail.com:993")
+POSTKAMER_GOOGLE_SMTP = envconf.host_port("POSTKAMER_GOOGLE_SMTP", default="smtp.gmail.com:587")
 # Attachments of one outgoing message together, in MB (told before uploading).
 POSTKAMER_MAX_ATTACHMENTS_MB = envconf.number("POSTKAMER_MAX_ATTACHMENTS_MB", default=25.0)
 # Uploads stream to temporary files; a whole message's attachments may be one request.

@@ -9,6 +9,7 @@ from postkamer.autoreply import views as autoreply_views
 from postkamer.core import views as core_views
 from postkamer.dnschecks import views as dnscheck_views
 from postkamer.fetching import views as fetching_views
+from postkamer.mailboxes import oauth_views
 from postkamer.sending import views as sending_views
 
 urlpatterns = [
@@ -19,6 +20,19 @@ urlpatterns = [
     path("email/", include("postkamer.sending.urls")),
     path("notifications/", notifications.notification_list, name="notifications"),
     path("beheer/e-mailmanager/", include("postkamer.mailboxes.urls")),
+    # The redirect URIs registered with Microsoft and Google (docs/office365.md).
+    path(
+        "oauth/microsoft/callback/",
+        oauth_views.callback,
+        {"provider": "microsoft"},
+        name="oauth-microsoft-callback",
+    ),
+    path(
+        "oauth/google/callback/",
+        oauth_views.callback,
+        {"provider": "google"},
+        name="oauth-google-callback",
+    ),
     path(
         "beheer/e-mailmanager/<int:pk>/automatisch-antwoord/",
         autoreply_views.mailbox_auto_reply,

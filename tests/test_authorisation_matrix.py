@@ -353,6 +353,10 @@ EXPECTED: dict[str, list[tuple[str, str, Callable[[Any], dict[str, Any]] | None,
     ],
     "api-mailbox-imap-folders": [("owner", "get", None, 403)],
     "mailbox-template": [("manager", "get", None, 200), ("owner", "get", None, 403)],
+    # An IMAP mailbox: the manager is sent back to its page with a message.
+    "mailbox-microsoft-connect": [("owner", "get", None, 403), ("manager", "get", None, 302)],
+    "mailbox-google-connect": [("member", "get", None, 403), ("manager", "get", None, 302)],
+    "mailbox-oauth-disconnect": [("owner", "post", None, 403), ("manager", "post", None, 302)],
     "api-template": [
         ("owner", "get", None, 403),
         ("owner", "put", lambda w: _template(), 403),

@@ -88,8 +88,16 @@ def test_token_prints_the_same_token_twice(capsys, office):
 def test_rotate_keys_reencrypts_secrets_with_the_newest_key(settings, office, capsys):
     from cryptography.fernet import Fernet
 
-    from postkamer.mailboxes.models import Mailbox
+    from postkamer import crypto
+    from postkamer.mailboxes.models import Mailbox, OAuthGrant
 
+    grant = OAuthGrant.objects.create(
+        mailbox=office.mailbox,
+        provider="microsoft",
+        flow="delegated",
+        refresh_token_enc=crypto.encrypt("rt-oud"),
+        access_token_enc=crypto.encrypt("at-oud"),
+    )
     old_key = settings.ENCRYPTION_KEYS[0]
     new_key = Fernet.generate_key().decode()
     settings.ENCRYPTION_KEYS = [new_key, old_key]
@@ -97,6 +105,9 @@ def test_rotate_keys_reencrypts_secrets_with_the_newest_key(settings, office, ca
     settings.ENCRYPTION_KEYS = [new_key]
     box = Mailbox.objects.get(pk=office.mailbox.pk)
     assert box.imap_password == "secret"
+    grant.refresh_from_db()
+    assert crypto.decrypt(grant.refresh_token_enc) == "rt-oud"
+    assert crypto.decrypt(grant.access_token_enc) == "at-oud"
 
 
 def _free_port() -> int:
@@ -132,6 +143,11 @@ def test_serve_runs_migrations_web_server_and_worker_in_the_data_dir(tmp_path: P
             except OSError:
                 time.sleep(0.3)
         assert "Inloggen" in body
+        # The access log names the path only: a query may carry an OAuth2 code.
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/account/login/?code=geheime-code-123&state=st"
+        ) as r:
+            assert r.status == 200
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/postkamer/app.css") as r:
             assert r.status == 200 and b"--brand" in r.read()
         for name in ("postkamer.sqlite3", "huey.sqlite3", "secret_key", "encryption_keys"):
@@ -141,6 +157,8 @@ def test_serve_runs_migrations_web_server_and_worker_in_the_data_dir(tmp_path: P
         proc.terminate()
         out, _ = proc.communicate(timeout=30)
     assert "Postkamer draait op" in out
+    assert '"GET /account/login/ HTTP/1.1" 200' in out
+    assert "geheime-code-123" not in out
     assert proc.returncode == 0, out
 
 

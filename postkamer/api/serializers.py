@@ -10,8 +10,14 @@ from rest_framework.fields import SkipField
 
 from postkamer.accounts.models import Organisation, User, WorkflowGroup
 from postkamer.fetching import repair
-from postkamer.mailboxes import actions, audit
-from postkamer.mailboxes.models import SETTINGS_FIELDS, Mailbox, MailboxAuditEntry
+from postkamer.mailboxes import actions, audit, oauth, oauth_views
+from postkamer.mailboxes.models import (
+    SETTINGS_FIELDS,
+    Mailbox,
+    MailboxAuditEntry,
+    MailboxType,
+    OAuthGrant,
+)
 from postkamer.mailboxes.validation import mailbox_errors
 
 # ``last_error`` and ``disabled_reason`` are made in the caller's language from the
@@ -24,6 +30,15 @@ STATUS_FIELDS = [
     "last_fetch_at",
     "disabled_reason",
     "disabled_code",
+]
+# The sign-in of OAuth2 mailboxes: ``microsoft_*`` for Office 365 (null otherwise),
+# ``oauth_*`` for Office 365 and Google alike (null for IMAP mailboxes).
+OAUTH_FIELDS = [
+    "microsoft_account",
+    "microsoft_status",
+    "oauth_account",
+    "oauth_status",
+    "oauth_connect_url",
 ]
 
 
@@ -44,11 +59,60 @@ class MailboxSerializer(serializers.ModelSerializer):
     )
     interval_minutes = serializers.IntegerField(allow_null=True, required=False)
     sync_since = serializers.DateTimeField(required=False)
+    microsoft_account = serializers.SerializerMethodField()
+    microsoft_status = serializers.SerializerMethodField()
+    oauth_account = serializers.SerializerMethodField()
+    oauth_status = serializers.SerializerMethodField()
+    oauth_connect_url = serializers.SerializerMethodField()
 
     class Meta:
         model = Mailbox
-        fields = ["id", *SETTINGS_FIELDS, "imap_password", "smtp_password", *STATUS_FIELDS]
+        fields = [
+            "id",
+            *SETTINGS_FIELDS,
+            "imap_password",
+            "smtp_password",
+            *STATUS_FIELDS,
+            *OAUTH_FIELDS,
+        ]
         read_only_fields = ["id", *STATUS_FIELDS]
+
+    def _grant(self, mailbox: Mailbox) -> OAuthGrant | None:
+        # The list prefetches it (select_related); None when there is none.
+        try:
+            return mailbox.oauth_grant
+        except OAuthGrant.DoesNotExist:
+            return None
+
+    def get_oauth_status(self, mailbox: Mailbox) -> str | None:
+        """``not_connected``, ``connected`` or ``reconnect_needed``; null for IMAP."""
+        if not mailbox.uses_oauth:
+            return None
+        grant = self._grant(mailbox)
+        return oauth.status(mailbox, grant) if grant else oauth.NOT_CONNECTED
+
+    def get_oauth_account(self, mailbox: Mailbox) -> str | None:
+        """The account that signed in (delegated); null when none."""
+        grant = self._grant(mailbox)
+        if not mailbox.uses_oauth or grant is None:
+            return None
+        return oauth.account(mailbox, grant) or None
+
+    def get_oauth_connect_url(self, mailbox: Mailbox) -> str | None:
+        """Open this in a browser (as a manager) to sign in for the mailbox."""
+        url = oauth_views.connect_url(mailbox)
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if url and request is not None else url
+
+    def get_microsoft_status(self, mailbox: Mailbox) -> str | None:
+        if mailbox.type != MailboxType.OFFICE365:
+            return None
+        return self.get_oauth_status(mailbox)
+
+    def get_microsoft_account(self, mailbox: Mailbox) -> str | None:
+        if mailbox.type != MailboxType.OFFICE365:
+            return None
+        return self.get_oauth_account(mailbox)
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         """Parse ``data`` and check the mailbox rules, reporting every problem at once.

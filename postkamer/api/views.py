@@ -46,7 +46,7 @@ from postkamer.fetching import repair
 from postkamer.fetching import status as run_status
 from postkamer.mailboxes import access, actions, audit, folders, owners
 from postkamer.mailboxes.connection import run_connection_test
-from postkamer.mailboxes.models import Mailbox, MailboxType
+from postkamer.mailboxes.models import Mailbox
 
 
 class AuditPagination(PageNumberPagination):
@@ -65,7 +65,11 @@ class MailboxViewSet(BaseModelViewSet):
         if getattr(self, "swagger_fake_view", False):
             # The schema generator has no user; it only needs the model for types.
             return Mailbox.objects.none()
-        return access.visible_mailboxes(self.request.user).order_by("name")
+        return (
+            access.visible_mailboxes(self.request.user)
+            .select_related("oauth_grant")
+            .order_by("name")
+        )
 
     def get_object(self) -> Mailbox:
         user = self.request.user
@@ -172,11 +176,6 @@ class MailboxViewSet(BaseModelViewSet):
     def imap_folders(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
         """The server's folders with their special-use flags (IMAP mappen ophalen)."""
         mailbox = access.get_mailbox(request.user, pk, access.MANAGE)
-        if mailbox.type != MailboxType.IMAP:
-            return Response(
-                {"detail": _("Office 365 mailboxes are read after connecting with Microsoft.")},
-                status=400,
-            )
         listing = folders.read_folders(mailbox)
         if not listing.ok:
             # The server, not the request, is at fault (except an unreadable secret).

@@ -57,6 +57,46 @@ def https_needs_a_trusted_proxy(app_configs: Any = None, **kwargs: Any) -> list[
     ]
 
 
+@register(Tags.security)
+def oauth_apps_are_complete(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    """An OAuth2 app (Office 365, Google) needs its secret, and a redirect URI the
+    platform accepts: https, or plain http on the machine itself only."""
+    from urllib.parse import urlsplit
+
+    found = []
+    base = urlsplit(settings.BASE_URL)
+    local = base.hostname in ("localhost", "127.0.0.1", "::1")
+    for name, client_id, secret in (
+        ("POSTKAMER_MS", settings.POSTKAMER_MS_CLIENT_ID, settings.POSTKAMER_MS_CLIENT_SECRET),
+        (
+            "POSTKAMER_GOOGLE",
+            settings.POSTKAMER_GOOGLE_CLIENT_ID,
+            settings.POSTKAMER_GOOGLE_CLIENT_SECRET,
+        ),
+    ):
+        if not client_id:
+            continue
+        if not secret:
+            found.append(
+                Warning(
+                    f"{name}_CLIENT_ID is set without {name}_CLIENT_SECRET: every sign-in "
+                    "and token request will be refused.",
+                    hint=f"Set {name}_CLIENT_SECRET to the app's client secret.",
+                    id="postkamer.W003",
+                )
+            )
+        if base.scheme != "https" and not local:
+            found.append(
+                Warning(
+                    f"{name}_CLIENT_ID is set, but POSTKAMER_BASE_URL is not https: Microsoft "
+                    "and Google accept a plain-http redirect URI only for localhost.",
+                    hint="Serve Postkamer over HTTPS (see README, 'Behind a reverse proxy').",
+                    id="postkamer.W004",
+                )
+            )
+    return found
+
+
 #: The apps whose migrations were folded into one initial migration each before the
 #: first release (labels as Django knows them).
 OUR_APPS = (

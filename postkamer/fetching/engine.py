@@ -45,7 +45,8 @@ from postkamer.fetching.pool import (
 )
 from postkamer.fetching.sync import Progress, sync
 from postkamer.mail import errors
-from postkamer.mailboxes.models import Mailbox, MailboxType
+from postkamer.mailboxes import oauth
+from postkamer.mailboxes.models import OAUTH_TYPES, Mailbox, MailboxType, MicrosoftAuth
 
 __all__ = [
     "LEASE",
@@ -79,6 +80,7 @@ def _sync_claimed(mailbox: Mailbox, token: str, progress: Progress | None) -> Fe
         outcome.new_messages = sync(mailbox, token, progress)
     except (errors.MailError, SecretUnreadable, LeaseLost) as exc:
         log.info("fetch of mailbox %s failed: %s", mailbox.pk, exc)
+        oauth.login_refused(mailbox, exc)
         outcome.error = exc
     except BaseException:
         release(mailbox.pk, token)
@@ -152,9 +154,6 @@ def run_queued(run_id: int, progress: Progress | None = None, *, share: int | No
     if not taken:
         return False
     mailbox = run.mailbox
-    if mailbox.type != MailboxType.IMAP:
-        _finish(run_id, ok=False, code=problems.NOT_IMAP)
-        return False
     try:
         token = claim(mailbox.pk, share=share)
     except ShareFull:
@@ -195,22 +194,26 @@ def run_queued(run_id: int, progress: Progress | None = None, *, share: int | No
 
 
 def dispatch_due(now: dt.datetime | None = None) -> int:
-    """Queue an interval fetch for every enabled IMAP mailbox whose ``next_fetch_at``
+    """Queue an interval fetch for every enabled mailbox whose ``next_fetch_at``
     has passed; returns how many were queued (a mailbox with an open run is
     counted but gets no second run).
 
     ``next_fetch_at`` moves forward with a conditional UPDATE first, so two
-    dispatchers never queue the same mailbox twice.
+    dispatchers never queue the same mailbox twice. Office 365 and Google mailboxes
+    nobody has connected yet are left alone: they would only collect errors until
+    switched off (one whose sign-in expired is fetched, and counts its errors).
     """
     now = now or timezone.now()
     # The dispatcher runs every minute in each worker process: a good moment to
     # let go of connections to mailboxes that are no longer polled.
     pool.prune()
     due = (
-        Mailbox.objects.filter(
-            type=MailboxType.IMAP, interval_minutes__isnull=False, disabled_code=""
-        )
+        Mailbox.objects.filter(interval_minutes__isnull=False, disabled_code="")
         .filter(Q(next_fetch_at__isnull=True) | Q(next_fetch_at__lte=now))
+        .exclude(
+            Q(type__in=OAUTH_TYPES, oauth_grant__isnull=True)
+            & ~Q(type=MailboxType.OFFICE365, microsoft_auth=MicrosoftAuth.APPLICATION)
+        )
         .only("pk", "next_fetch_at", "interval_minutes")
     )
     queued = 0

@@ -2,8 +2,8 @@
 
 Polling an unchanged mailbox then costs one STATUS instead of a connect, TLS and a
 login. A connection is taken out while in use, so two threads never share one;
-it is keyed by the server settings too, so a changed password never reuses an
-old session.
+it is keyed by the server settings too, so a changed password (or OAuth2 access
+token) never reuses an old session.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import time
 
 from postkamer.mail import errors, imap, imapfetch
 from postkamer.mail.imap import ImapConnection
-from postkamer.mailboxes.connection import connect_options, imap_settings
+from postkamer.mailboxes.connection import connect_options, imap_identity, imap_settings
 from postkamer.mailboxes.models import Mailbox
 
 #: Kept-open connections unused for longer than this are closed, not reused: long
@@ -127,20 +127,11 @@ pool = ConnectionPool()
 
 
 def pool_key(mailbox: Mailbox) -> str:
-    """The key a kept-open connection must match to be reused for ``mailbox``."""
-    # The encrypted password changes whenever the password does, and hashing it
-    # avoids a decryption on every poll.
-    raw = "\0".join(
-        str(v)
-        for v in (
-            mailbox.imap_host,
-            mailbox.imap_port,
-            mailbox.imap_security,
-            mailbox.imap_username,
-            mailbox.imap_password_enc,
-        )
-    )
-    return hashlib.sha256(raw.encode()).hexdigest()
+    """The key a kept-open connection must match to be reused for ``mailbox``: a
+    changed server, user, password or OAuth2 access token gives a new connection
+    (``connection.imap_identity``). Raises ``MailError`` when an OAuth2 mailbox
+    cannot get a token."""
+    return hashlib.sha256(imap_identity(mailbox).encode()).hexdigest()
 
 
 def connect(mailbox: Mailbox, key: str) -> tuple[ImapConnection, imapfetch.FolderStatus]:

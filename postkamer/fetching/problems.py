@@ -46,10 +46,8 @@ __all__ = [
 
 def from_exception(exc: BaseException) -> tuple[str, Params]:
     """Return the code and parameters of a fetch failure."""
-    if isinstance(exc, errors.FolderMissing):
-        return exc.code, {"folder": exc.folder}
     if isinstance(exc, errors.MailError):
-        return exc.code, {}
+        return exc.code, dict(exc.params)
     if isinstance(exc, SecretUnreadable):
         return SECRET_UNREADABLE, {}
     if isinstance(exc, LeaseLost):

@@ -21,6 +21,11 @@ class MailError(Exception):
         """Return the English detail message."""
         return str(self)
 
+    @property
+    def params(self) -> dict[str, str]:
+        """Return what the user-facing sentence needs besides ``code`` (JSON-safe)."""
+        return {}
+
 
 class TemporaryFailure(MailError):
     """A failure that may go away when retried later."""
@@ -91,6 +96,10 @@ class FolderMissing(PermanentFailure):
         self.folder = folder
         super().__init__(detail or f"folder {folder!r} does not exist")
 
+    @property
+    def params(self) -> dict[str, str]:
+        return {"folder": self.folder}
+
 
 class TLSFailed(PermanentFailure):
     """The TLS handshake failed for a reason other than certificate trust."""
@@ -114,3 +123,83 @@ class MessageDeferred(TemporaryFailure):
     """The SMTP server temporarily (4xx) refused the sender, recipients or data."""
 
     code = "message_deferred"
+
+
+# -- OAuth2: getting a token for XOAUTH2 (postkamer.mail.oauth2) ----------------------
+#
+# They are mail errors because a mailbox without a token cannot fetch or send: the
+# fetch records them like a refused login, the sender retries the temporary one.
+
+
+class OAuthError(MailError):
+    """Base class of the token errors; ``provider`` names the identity platform
+    (``microsoft``, ``google``) for the sentence shown."""
+
+    code = "oauth_error"
+
+    def __init__(self, provider: str, detail: str = "") -> None:
+        self.provider = provider
+        super().__init__(detail)
+
+    @property
+    def params(self) -> dict[str, str]:
+        return {"provider": self.provider}
+
+
+class OAuthReconnect(OAuthError, PermanentFailure):
+    """The refresh token is no longer valid (``invalid_grant``: consent revoked,
+    password reset, token expired): someone must sign in again."""
+
+    code = "oauth_reconnect"
+
+
+class OAuthNotConnected(OAuthError, PermanentFailure):
+    """No one has signed in for this mailbox yet (no refresh token)."""
+
+    code = "oauth_not_connected"
+
+
+class OAuthNotConfigured(OAuthError, PermanentFailure):
+    """The installation has no OAuth2 app (client ID) for this provider."""
+
+    code = "oauth_not_configured"
+
+
+class OAuthUnavailable(OAuthError, TemporaryFailure):
+    """The token endpoint could not be reached or answered with a server error."""
+
+    code = "oauth_unavailable"
+
+
+class OAuthTenantUnknown(OAuthError, PermanentFailure):
+    """The identity platform does not know the tenant (directory) asked for."""
+
+    code = "oauth_tenant_unknown"
+
+    def __init__(self, provider: str, tenant: str, detail: str = "") -> None:
+        self.tenant = tenant
+        super().__init__(provider, detail)
+
+    @property
+    def params(self) -> dict[str, str]:
+        return {"provider": self.provider, "tenant": self.tenant}
+
+
+class OAuthClientRefused(OAuthError, PermanentFailure):
+    """The identity platform refused the installation's app (client ID or secret)."""
+
+    code = "oauth_client_refused"
+
+
+class OAuthRefused(OAuthError, PermanentFailure):
+    """Any other refusal; ``error`` is the OAuth2 error name (``unauthorized_client``…)."""
+
+    code = "oauth_refused"
+
+    def __init__(self, provider: str, error: str, detail: str = "") -> None:
+        self.error = error
+        super().__init__(provider, detail)
+
+    @property
+    def params(self) -> dict[str, str]:
+        return {"provider": self.provider, "error": self.error}

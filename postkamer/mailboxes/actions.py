@@ -13,6 +13,7 @@ admin, or None for Postkamer itself.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -22,9 +23,17 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from postkamer import crypto
 from postkamer.accounts.models import Tenant, User, WorkflowGroup
-from postkamer.mailboxes import access, audit, validation
-from postkamer.mailboxes.models import SETTINGS_FIELDS, AuditAction, Mailbox
+from postkamer.mail.oauth2 import Tokens
+from postkamer.mailboxes import access, audit, oauth, providers, validation
+from postkamer.mailboxes.models import (
+    SETTINGS_FIELDS,
+    AuditAction,
+    Mailbox,
+    MicrosoftAuth,
+    OAuthGrant,
+)
 
 
 def _validate(changes: Mapping[str, Any], tenant: Tenant, instance: Mailbox | None) -> None:
@@ -85,10 +94,43 @@ def do_update_mailbox(actor: User | None, mailbox: Mailbox, changes: Mapping[str
     stored = Mailbox.objects.select_for_update().get(pk=mailbox.pk)
     _validate(changes, stored.tenant, stored)
     before = audit.settings_snapshot(stored)
+    bound_to = _grant_binding(stored)
     _apply(stored, changes)
     stored.save()
     audit.record_settings_change(stored, actor, before)
+    if _grant_binding(stored) != bound_to:
+        _forget_grant(stored, actor, reason="settings")
     return stored
+
+
+def _grant_binding(mailbox: Mailbox) -> tuple[str, ...]:
+    # What a stored OAuth2 grant was given for. A refresh token of one tenant or
+    # account is never used for another, nor for another mailbox: XOAUTH2 logs in
+    # as the sender address, so a new address could reach a person's own mail
+    # with the token they gave for a shared mailbox.
+    return (
+        mailbox.type,
+        mailbox.microsoft_auth,
+        mailbox.microsoft_tenant.strip().lower(),
+        mailbox.sender_address.strip().lower(),
+    )
+
+
+def _forget_grant(mailbox: Mailbox, actor: User | None, *, reason: str) -> bool:
+    grant = OAuthGrant.objects.filter(mailbox=mailbox).first()
+    if grant is None:
+        return False
+    grant.delete()
+    if grant.flow == MicrosoftAuth.DELEGATED:
+        audit.record(
+            mailbox,
+            actor,
+            AuditAction.OAUTH_DISCONNECTED,
+            provider=grant.provider,
+            account=grant.account,
+            reason=reason,
+        )
+    return True
 
 
 @transaction.atomic
@@ -104,6 +146,76 @@ def do_delete_mailbox(actor: User | None, mailbox: Mailbox) -> None:
         sender_address=mailbox.sender_address,
     )
     mailbox.delete()
+
+
+# -- OAuth2 sign-in (office365, gmail) -----------------------------------------------
+
+
+@transaction.atomic
+def do_connect_oauth(
+    actor: User | None, mailbox: Mailbox, *, provider: str, tenant: str, tokens: Tokens
+) -> Mailbox:
+    """Keep the tokens of a finished sign-in ("Verbinden met Microsoft/Google") for
+    ``mailbox``, replacing any earlier grant, and return the stored mailbox.
+
+    ``provider`` and ``tenant`` are those the sign-in was started for; when the
+    mailbox's settings no longer fit them (changed while the person was signing
+    in), nothing is stored. An error left by an expired sign-in is cleared, so
+    fetching goes on where it stopped. Raises ValidationError, PermissionDenied or
+    Http404.
+    """
+    access.check_change(actor, mailbox.tenant, access.MANAGE)
+    stored = Mailbox.objects.select_for_update().get(pk=mailbox.pk)
+    if (
+        providers.provider_name(stored.type) != provider
+        or providers.flow(stored) != MicrosoftAuth.DELEGATED
+        or providers.grant_tenant(stored) != tenant
+    ):
+        raise ValidationError(
+            _("The mailbox's settings changed during the sign-in. Connect it again.")
+        )
+    if not tokens.refresh_token:
+        raise ValidationError(
+            _(
+                "%(provider)s gave no lasting permission (no refresh token). Connect again "
+                "and accept every question."
+            )
+            % {"provider": providers.TITLES[provider]}
+        )
+    now = timezone.now()
+    OAuthGrant.objects.update_or_create(
+        mailbox=stored,
+        defaults={
+            "provider": provider,
+            "flow": MicrosoftAuth.DELEGATED,
+            "tenant": tenant,
+            "account": tokens.account,
+            "refresh_token_enc": crypto.encrypt(tokens.refresh_token),
+            "access_token_enc": crypto.encrypt(tokens.access_token),
+            "access_expires_at": now + dt.timedelta(seconds=tokens.expires_in),
+            "access_use_until": oauth.use_until(now, tokens.expires_in),
+            "needs_reconnect": False,
+            "connected_at": now,
+            "refreshed_at": now,
+            "refresh_claim": "",
+            "refresh_claim_until": None,
+        },
+    )
+    if stored.last_error_code.startswith("oauth_") or stored.last_error_code == "auth_failed":
+        stored.error_count, stored.last_error_code, stored.last_error_params = 0, "", {}
+        stored.save(update_fields=["error_count", "last_error_code", "last_error_params"])
+    audit.record(
+        stored, actor, AuditAction.OAUTH_CONNECTED, provider=provider, account=tokens.account
+    )
+    return stored
+
+
+@transaction.atomic
+def do_disconnect_oauth(actor: User | None, mailbox: Mailbox) -> bool:
+    """Forget the mailbox's OAuth2 grant (its tokens); False when there was none."""
+    access.check_change(actor, mailbox.tenant, access.MANAGE)
+    stored = Mailbox.objects.select_for_update().get(pk=mailbox.pk)
+    return _forget_grant(stored, actor, reason="disconnected")
 
 
 # -- owners ------------------------------------------------------------------------

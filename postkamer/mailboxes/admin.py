@@ -102,6 +102,7 @@ class MailboxAdmin(admin.ModelAdmin):
                 ]
             },
         ),
+        ("Office 365", {"fields": ["microsoft_auth", "microsoft_tenant"]}),
         (
             _("Fetching"),
             {"fields": ["interval", "max_errors", "sent_folder", "junk_folder", "sync_since"]},

@@ -16,3 +16,6 @@ class MailboxesConfig(AppConfig):
         notifications.register_wording(
             problems.MAILBOX_DISABLED, partial(problems.describe, problems.MAILBOX_DISABLED)
         )
+        notifications.register_wording(
+            problems.RECONNECT_NEEDED, partial(problems.describe, problems.RECONNECT_NEEDED)
+        )

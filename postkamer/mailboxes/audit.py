@@ -157,6 +157,36 @@ def _template_label(name: str) -> str:
     return str(labels.get(name, name))
 
 
+def _describe_oauth(action: str, values: dict[str, Any], detail: dict[str, Any]) -> str:
+    titles = {"microsoft": "Microsoft", "google": "Google"}
+    values = {
+        **values,
+        "provider": titles.get(str(detail.get("provider")), "Microsoft"),
+        "account": detail.get("account") or "?",
+    }
+    if action == AuditAction.OAUTH_CONNECTED:
+        if detail.get("account"):
+            return _("%(who)s connected the mailbox with %(provider)s as %(account)s.") % values
+        return _("%(who)s connected the mailbox with %(provider)s.") % values
+    if action == AuditAction.OAUTH_EXPIRED:
+        return (
+            _(
+                "The connection with %(provider)s expired (the sign-in was withdrawn or "
+                "ran out): it must be connected again."
+            )
+            % values
+        )
+    if detail.get("reason") == "settings":
+        return (
+            _(
+                "The connection with %(provider)s (as %(account)s) was removed because the "
+                "settings it was made for changed."
+            )
+            % values
+        )
+    return _("%(who)s removed the connection with %(provider)s (as %(account)s).") % values
+
+
 def describe(entry: MailboxAuditEntry) -> str:
     """The entry as one plain sentence in the active language."""
     who = entry.actor_name or _("The system")
@@ -185,8 +215,12 @@ def describe(entry: MailboxAuditEntry) -> str:
             **values,
             "since": moment,
         }
-    if action == AuditAction.OAUTH_CONNECTED:
-        return _("%(who)s connected the mailbox with Microsoft.") % values
+    if action in (
+        AuditAction.OAUTH_CONNECTED,
+        AuditAction.OAUTH_DISCONNECTED,
+        AuditAction.OAUTH_EXPIRED,
+    ):
+        return _describe_oauth(action, values, d)
     if action == AuditAction.DELETED:
         return _("%(who)s deleted the mailbox.") % values
     if action == AuditAction.TEMPLATE_CHANGED:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import functools
+import hashlib
 import logging
-import os
-import ssl
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -16,27 +14,24 @@ from django.utils.translation import gettext as _
 from postkamer.crypto import SecretUnreadable
 from postkamer.mail import imap, smtp
 from postkamer.mail.errors import MailError
-from postkamer.mail.net import ConnectOptions, ServerSettings, make_ssl_context
-from postkamer.mailboxes.models import Mailbox, MailboxType
+from postkamer.mail.net import ConnectOptions, ServerSettings
+from postkamer.mailboxes import oauth, providers
+from postkamer.mailboxes.models import Mailbox
+from postkamer.mailboxes.trust import ssl_context
+
+__all__ = [
+    "ServerResult",
+    "connect_options",
+    "describe_code",
+    "describe_error",
+    "imap_identity",
+    "imap_settings",
+    "run_connection_test",
+    "smtp_settings",
+    "ssl_context",
+]
 
 log = logging.getLogger(__name__)
-
-
-@functools.lru_cache(maxsize=8)
-def _ssl_context(ca_file: str | None, _mtime: float) -> ssl.SSLContext:
-    return make_ssl_context(ca_file)
-
-
-def ssl_context() -> ssl.SSLContext:
-    """The verifying TLS context for mail servers, built once per CA file (and
-    again when the file changes): loading the system's CA store takes ~35 ms,
-    which every sent message paid twice (SMTP and IMAP)."""
-    ca_file = settings.POSTKAMER_CA_FILE
-    try:
-        mtime = os.stat(ca_file).st_mtime if ca_file else 0.0
-    except OSError:
-        return make_ssl_context(ca_file)  # raises the error that names the file
-    return _ssl_context(ca_file, mtime)
 
 
 def connect_options(timeout: float | None = None) -> ConnectOptions:
@@ -48,7 +43,24 @@ def connect_options(timeout: float | None = None) -> ConnectOptions:
     )
 
 
+def _oauth_settings(mailbox: Mailbox, server: str) -> ServerSettings:
+    # Where the provider's mailboxes live, logged in with XOAUTH2 and a fresh token.
+    provider = providers.for_mailbox(mailbox)
+    host, port = provider.imap if server == "imap" else provider.smtp
+    return ServerSettings(
+        host=host,
+        port=port,
+        security=providers.security_for(port),
+        username=oauth.login_name(mailbox, provider),
+        oauth2_token=oauth.access_token(mailbox),
+    )
+
+
 def imap_settings(mailbox: Mailbox) -> ServerSettings:
+    """How to log in to the mailbox's IMAP server; an OAuth2 mailbox gets a fresh
+    access token (which may refresh it: raises ``MailError`` then)."""
+    if mailbox.uses_oauth:
+        return _oauth_settings(mailbox, "imap")
     return ServerSettings(
         host=mailbox.imap_host,
         port=mailbox.imap_port,
@@ -59,6 +71,9 @@ def imap_settings(mailbox: Mailbox) -> ServerSettings:
 
 
 def smtp_settings(mailbox: Mailbox) -> ServerSettings:
+    """How to log in to the mailbox's SMTP server (see :func:`imap_settings`)."""
+    if mailbox.uses_oauth:
+        return _oauth_settings(mailbox, "smtp")
     return ServerSettings(
         host=mailbox.smtp_host,
         port=mailbox.smtp_port,
@@ -68,8 +83,66 @@ def smtp_settings(mailbox: Mailbox) -> ServerSettings:
     )
 
 
+def imap_identity(mailbox: Mailbox) -> str:
+    """What a kept-open IMAP connection of ``mailbox`` must match to be reused: the
+    server and user, plus the password as stored (its ciphertext changes with it,
+    and comparing it needs no decryption) or a digest of the current access token
+    (getting it refreshes a stale one first, so a connection never outlives the
+    token it logged in with)."""
+    if mailbox.uses_oauth:
+        server = imap_settings(mailbox)
+        secret = hashlib.sha256((server.oauth2_token or "").encode()).hexdigest()
+        parts: tuple[object, ...] = (server.host, server.port, server.security, server.username)
+    else:
+        secret = mailbox.imap_password_enc
+        parts = (mailbox.imap_host, mailbox.imap_port, mailbox.imap_security, mailbox.imap_username)
+    return "\0".join(str(p) for p in (*parts, secret))
+
+
 def describe_error(error: MailError) -> str:
     """The user-facing sentence for a protocol error, in the active language."""
+    return describe_code(error.code, error.params)
+
+
+def _describe_oauth(code: str, params: dict[str, object]) -> str | None:
+    values = {
+        "provider": providers.TITLES.get(str(params.get("provider")), str(params.get("provider"))),
+        "tenant": params.get("tenant") or "",
+        "error": params.get("error") or "",
+    }
+    texts = {
+        "oauth_reconnect": _("Connection with %(provider)s expired: reconnect"),
+        "oauth_not_connected": _(
+            "The mailbox is not connected with %(provider)s yet: use 'Connect with "
+            "%(provider)s' on the mailbox page."
+        ),
+        "oauth_not_configured": _(
+            "This installation has no %(provider)s app yet: the administrator of Postkamer "
+            "must register one first."
+        ),
+        "oauth_unavailable": _(
+            "%(provider)s could not be reached to sign in. Postkamer tries again later."
+        ),
+        "oauth_tenant_unknown": _(
+            "%(provider)s does not know the tenant '%(tenant)s'. Check the tenant ID or domain."
+        ),
+        "oauth_client_refused": _(
+            "%(provider)s refused this installation's app (client ID or secret). Ask the "
+            "administrator of Postkamer to check them."
+        ),
+        "oauth_refused": _("%(provider)s refused access (%(error)s)."),
+    }
+    text = texts.get(code)
+    return None if text is None else text % values
+
+
+def describe_code(code: str, params: dict[str, object] | None = None) -> str:
+    """The user-facing sentence for a mail error ``code`` with its ``params``, in the
+    active language."""
+    params = params or {}
+    oauth_text = _describe_oauth(code, params)
+    if oauth_text is not None:
+        return oauth_text
     texts = {
         "auth_failed": _("The user name or password is wrong."),
         "host_not_found": _("The server name cannot be found. Check the spelling."),
@@ -91,10 +164,10 @@ def describe_error(error: MailError) -> str:
         "message_refused": _("The server refused the message."),
         "message_deferred": _("The server cannot take the message right now; try again later."),
     }
-    text = texts.get(error.code, _("The connection failed."))
-    if error.code == "folder_missing" and getattr(error, "folder", None):
+    text = texts.get(code, _("The connection failed."))
+    if code == "folder_missing" and params.get("folder"):
         text = _("The folder '%(folder)s' no longer exists on the server.") % {
-            "folder": error.folder  # type: ignore[attr-defined]
+            "folder": params["folder"]
         }
     return text
 
@@ -142,16 +215,8 @@ def run_connection_test(mailbox: Mailbox) -> list[ServerResult]:
 
     Both logins run at the same time, each within the mail deadline (twice
     ``POSTKAMER_MAIL_TIMEOUT``), so the web request answers within one deadline
-    whatever the servers drip."""
-    if mailbox.type == MailboxType.OFFICE365:
-        return [
-            ServerResult(
-                "office365",
-                False,
-                "not_connected",
-                _("Office 365 mailboxes are tested after connecting with Microsoft."),
-            )
-        ]
+    whatever the servers drip. An OAuth2 mailbox gets its access token first (one
+    for both); when that fails, both results say why."""
     options = connect_options()
     checks = {"imap": (imap.check_login, imap_settings), "smtp": (smtp.check_login, smtp_settings)}
     outcomes: dict[str, Exception | None] = {}
@@ -160,8 +225,10 @@ def run_connection_test(mailbox: Mailbox) -> list[ServerResult]:
         for server, (check, make_settings) in checks.items():
             try:
                 futures[server] = pool.submit(_check, check, make_settings(mailbox), options)
-            except SecretUnreadable as exc:
+            except (SecretUnreadable, MailError) as exc:
                 outcomes[server] = exc
         for server, future in futures.items():
             outcomes[server] = future.result()
+            if outcomes[server] is not None:
+                oauth.login_refused(mailbox, outcomes[server])
     return [_result(server, outcomes[server], mailbox) for server in checks]

@@ -47,9 +47,12 @@ def read_folders(mailbox: Mailbox) -> FolderListing:
     one mail deadline (it runs inside a web request); never raises for server
     trouble."""
     options = connect_options()
-    deadline = options.new_deadline(f"{mailbox.imap_host}:{mailbox.imap_port}")
     try:
-        conn = imap.connect(imap_settings(mailbox), options, deadline)
+        # An OAuth2 mailbox may need its token refreshed first: that has its own
+        # time-outs, and the deadline starts after it.
+        server = imap_settings(mailbox)
+        deadline = options.new_deadline(f"{server.host}:{server.port}")
+        conn = imap.connect(server, options, deadline)
     except MailError as error:
         return FolderListing(error=describe_error(error), error_code=error.code)
     except SecretUnreadable:

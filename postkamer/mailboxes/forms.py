@@ -56,6 +56,14 @@ class MailboxForm(forms.ModelForm):
         help_texts = {
             "max_errors": _("After this many failed fetches in a row the interval becomes 'none'."),
             "smtp_username": _("Empty: the IMAP user name is used."),
+            "microsoft_tenant": _(
+                "The tenant ID or a domain of the tenant (like kantoor.onmicrosoft.com). "
+                "Needed for app-only access; empty lets any work account sign in."
+            ),
+            "microsoft_auth": _(
+                "Changing this, the tenant, the type or the sender address removes the "
+                "connection: connect again afterwards."
+            ),
         }
 
     def __init__(
@@ -83,6 +91,9 @@ class MailboxForm(forms.ModelForm):
         else:
             self.initial.setdefault("sync_since", timezone.localtime().replace(second=0))
             self.initial.setdefault("interval", "5")
+        # Only Office 365 mailboxes show it: a form without it keeps what is stored.
+        if "microsoft_auth" in self.fields:
+            self.fields["microsoft_auth"].required = False
         for name in ("imap_host", "imap_username", "smtp_host"):
             self.fields[name].widget.attrs["autocomplete"] = "off"
 
@@ -113,6 +124,8 @@ class MailboxForm(forms.ModelForm):
             for name in SETTINGS_FIELDS
             if name in data and name in self.fields and not self.fields[name].disabled
         }
+        if not values.get("microsoft_auth"):
+            values.pop("microsoft_auth", None)
         if "interval" in data:
             values["interval_minutes"] = data["interval"]
         for name in SECRET_FIELDS:

@@ -15,6 +15,18 @@ from postkamer.shared.validators import HeaderValue
 class MailboxType(models.TextChoices):
     IMAP = "imap", _("IMAP/SMTP")
     OFFICE365 = "office365", _("Office 365")
+    GMAIL = "gmail", _("Google Workspace")
+
+
+#: The types that sign in with OAuth2 (XOAUTH2) instead of a password.
+OAUTH_TYPES = (MailboxType.OFFICE365, MailboxType.GMAIL)
+
+
+class MicrosoftAuth(models.TextChoices):
+    # A person signs in once ("Verbinden met Microsoft"); Postkamer keeps a refresh token.
+    DELEGATED = "delegated", _("Sign in with a Microsoft account (delegated)")
+    # No one signs in: the app's own permission on the mailbox (client credentials).
+    APPLICATION = "application", _("Application permission, no sign-in (app-only)")
 
 
 class Security(models.TextChoices):
@@ -35,6 +47,8 @@ SETTINGS_FIELDS = (
     "sender_address",
     "display_name",
     "type",
+    "microsoft_auth",
+    "microsoft_tenant",
     "imap_host",
     "imap_port",
     "imap_security",
@@ -72,6 +86,16 @@ class Mailbox(models.Model):
     type = models.CharField(
         _("type"), max_length=20, choices=MailboxType.choices, default=MailboxType.IMAP
     )
+
+    # Office 365 only: how Postkamer gets its tokens, and in which Entra ID tenant
+    # (a tenant ID or domain; required for app-only, else "organizations").
+    microsoft_auth = models.CharField(
+        _("Microsoft access"),
+        max_length=20,
+        choices=MicrosoftAuth.choices,
+        default=MicrosoftAuth.DELEGATED,
+    )
+    microsoft_tenant = models.CharField(_("Microsoft tenant"), max_length=255, blank=True)
 
     imap_host = models.CharField(_("IMAP server"), max_length=255, blank=True)
     imap_port = models.PositiveIntegerField(_("IMAP port"), default=993)
@@ -179,6 +203,11 @@ class Mailbox(models.Model):
             self.error_count = 0
 
     @property
+    def uses_oauth(self) -> bool:
+        """True for the types that sign in with OAuth2 instead of a password."""
+        return self.type in OAUTH_TYPES
+
+    @property
     def is_disabled(self) -> bool:
         return bool(self.disabled_code)
 
@@ -205,7 +234,9 @@ class AuditAction(models.TextChoices):
     GROUP_LINKED = "group_linked", _("workflow group linked")
     GROUP_UNLINKED = "group_unlinked", _("workflow group unlinked")
     SYNC_REPAIRED = "sync_repaired", _("synchronisation repaired")
-    OAUTH_CONNECTED = "oauth_connected", _("connected with Microsoft")
+    OAUTH_CONNECTED = "oauth_connected", _("connected with Microsoft or Google")
+    OAUTH_DISCONNECTED = "oauth_disconnected", _("connection with Microsoft or Google removed")
+    OAUTH_EXPIRED = "oauth_expired", _("connection with Microsoft or Google expired")
     AUTO_DISABLED = "auto_disabled", _("fetching switched off after errors")
     AUTO_REPLY_CHANGED = "auto_reply_changed", _("automatic reply changed")
     AUTO_REPLY_FAILED = "auto_reply_failed", _("automatic reply not sent")
@@ -246,3 +277,45 @@ class MailboxAuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.mailbox_name} ({self.mailbox_ref}) {self.action} {self.at:%Y-%m-%d %H:%M}"
+
+
+class OAuthGrant(models.Model):
+    """What Postkamer holds to sign in to an OAuth2 mailbox: the refresh token of the
+    person who connected it (delegated) and the cached access token, both encrypted
+    like the passwords (``postkamer.crypto``), never shown, never logged.
+
+    The access token is cached here, not in a process, so the web and worker
+    processes share it; ``refresh_claim``/``refresh_claim_until`` make one of them
+    refresh at a time (a conditional UPDATE, like the fetch lease), which matters
+    because a refresh may rotate the refresh token and the old one stops working.
+    See ``postkamer.mailboxes.oauth``.
+
+    ``provider``, ``flow`` and ``tenant`` say what the tokens were given for; changing
+    any of them on the mailbox (or its type or sender address) deletes the grant, so a
+    refresh token is never used for another tenant or mailbox.
+    """
+
+    mailbox = models.OneToOneField(
+        Mailbox, on_delete=models.CASCADE, primary_key=True, related_name="oauth_grant"
+    )
+    provider = models.CharField(max_length=20)
+    flow = models.CharField(max_length=20)
+    tenant = models.CharField(max_length=255, blank=True)
+    account = models.CharField(max_length=254, blank=True)
+    refresh_token_enc = models.TextField(blank=True)
+    access_token_enc = models.TextField(blank=True)
+    access_expires_at = models.DateTimeField(null=True, blank=True)
+    # Shortly before expiry: the token is used until then, refreshed after.
+    access_use_until = models.DateTimeField(null=True, blank=True)
+    needs_reconnect = models.BooleanField(default=False)
+    connected_at = models.DateTimeField(null=True, blank=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+    refresh_claim = models.CharField(max_length=64, blank=True)
+    refresh_claim_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("OAuth2 connection")
+        verbose_name_plural = _("OAuth2 connections")
+
+    def __str__(self) -> str:
+        return f"{self.provider}/{self.flow} for mailbox {self.mailbox_id}"

@@ -16,7 +16,8 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from postkamer.mail import errors
-from postkamer.mailboxes.connection import describe_error
+from postkamer.mailboxes.connection import describe_code
+from postkamer.mailboxes.providers import RECONNECT_NOTIFICATION, TITLES
 
 SECRET_UNREADABLE = "secret_unreadable"
 NOT_IMAP = "not_imap"
@@ -26,6 +27,7 @@ ABANDONED = "abandoned"
 LEASE_LOST = "lease_lost"
 TOO_MANY_ERRORS = "too_many_errors"
 MAILBOX_DISABLED = "mailbox_disabled"
+RECONNECT_NEEDED = RECONNECT_NOTIFICATION
 
 #: Our own codes (besides the mail errors'), each with what its parameters hold.
 CODES = {
@@ -37,6 +39,7 @@ CODES = {
     LEASE_LOST: "the claim on the mailbox expired during the fetch",
     TOO_MANY_ERRORS: "switched off: {count, error: {code, params}}",
     MAILBOX_DISABLED: "notification: {name, count, error: {code, params}}",
+    RECONNECT_NEEDED: "notification: {name, provider}: the OAuth2 sign-in expired",
 }
 
 Params = dict[str, Any]
@@ -52,14 +55,8 @@ def _mail_error_classes() -> list[type[errors.MailError]]:
     return found
 
 
-def _mail_error(code: str, params: Params) -> errors.MailError | None:
-    # describe_error works on an exception; make one of the class with this code.
-    for cls in _mail_error_classes():
-        if cls.code == code:
-            if cls is errors.FolderMissing:
-                return errors.FolderMissing(str(params.get("folder") or ""))
-            return cls()
-    return None
+def _is_mail_error_code(code: str) -> bool:
+    return any(cls.code == code for cls in _mail_error_classes())
 
 
 def describe(code: str, params: Params | None = None) -> str:
@@ -72,6 +69,14 @@ def describe(code: str, params: Params | None = None) -> str:
         return _(
             "Automatic fetching was switched off after %(count)d failed attempts: %(error)s"
         ) % {"count": int(params.get("count", 0)), "error": describe_nested(params.get("error"))}
+    if code == RECONNECT_NEEDED:
+        return _(
+            "The connection of mailbox '%(name)s' with %(provider)s expired: no mail is "
+            "fetched or sent until an administrator connects it again."
+        ) % {
+            "name": params.get("name", ""),
+            "provider": TITLES.get(str(params.get("provider")), str(params.get("provider"))),
+        }
     if code == MAILBOX_DISABLED:
         return _(
             "Automatic fetching of mailbox '%(name)s' was switched off after "
@@ -91,10 +96,9 @@ def describe(code: str, params: Params | None = None) -> str:
     }
     if code in texts:
         return texts[code]
-    mail_error = _mail_error(code, params)
-    if mail_error is None:
+    if not _is_mail_error_code(code):
         return _("The connection failed.")
-    return describe_error(mail_error)
+    return describe_code(code, params)
 
 
 def describe_nested(value: object) -> str:

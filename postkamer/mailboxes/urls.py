@@ -1,6 +1,6 @@
 from django.urls import path
 
-from postkamer.mailboxes import views
+from postkamer.mailboxes import oauth_views, views
 
 urlpatterns = [
     path("", views.mailbox_list, name="mailbox-list"),
@@ -13,6 +13,19 @@ urlpatterns = [
     path("<int:pk>/owners/add/", views.mailbox_owners_add, name="mailbox-owners-add"),
     path("<int:pk>/owners/remove/", views.mailbox_owners_remove, name="mailbox-owners-remove"),
     path("<int:pk>/log/", views.mailbox_log, name="mailbox-log"),
+    path(
+        "<int:pk>/microsoft/connect/",
+        oauth_views.connect,
+        {"provider": "microsoft"},
+        name="mailbox-microsoft-connect",
+    ),
+    path(
+        "<int:pk>/google/connect/",
+        oauth_views.connect,
+        {"provider": "google"},
+        name="mailbox-google-connect",
+    ),
+    path("<int:pk>/oauth/disconnect/", oauth_views.disconnect, name="mailbox-oauth-disconnect"),
     path("deleted/", views.deleted_list, name="mailbox-deleted-list"),
     path("deleted/<int:pk>/", views.deleted_log, name="mailbox-deleted-log"),
 ]

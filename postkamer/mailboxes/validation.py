@@ -18,6 +18,7 @@ from postkamer.mailboxes.models import (
     SETTINGS_FIELDS,
     Mailbox,
     MailboxType,
+    MicrosoftAuth,
     Security,
 )
 from postkamer.shared.validators import HeaderValue, has_control_characters
@@ -26,6 +27,9 @@ _HOST_RE = re.compile(
     r"^(?=.{1,253}$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?$"
 )
 _IPV6_RE = re.compile(r"^\[?[0-9A-Fa-f:.]+\]?$")
+_GUID_RE = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
 
 #: The write-only secrets; in ``changes`` a non-empty value is a new one, "" keeps.
 SECRET_FIELDS = ("imap_password", "smtp_password")
@@ -36,6 +40,12 @@ HEADER_FIELDS = ("name", "display_name", "sender_address")
 
 def valid_host(host: str) -> bool:
     return bool(_HOST_RE.match(host) or (":" in host and _IPV6_RE.match(host)))
+
+
+def valid_tenant(tenant: str) -> bool:
+    """A Microsoft Entra ID tenant: its ID (a GUID) or one of its domains. The value
+    becomes a segment of the sign-in URL, so nothing else may pass."""
+    return bool(_GUID_RE.match(tenant) or ("." in tenant and valid_host(tenant)))
 
 
 def merged(instance: Mailbox | None, changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -82,8 +92,9 @@ def secret_rebinding_errors(
     manager could point the mailbox at a server of their own and have Postkamer
     log in there with a password they never knew. SMTP logs in with the IMAP
     password when it has none of its own, so then an SMTP change needs either.
-    Office 365 settings belong here too once they exist: a stored refresh token
-    is only for the Microsoft tenant and account it was given for.
+    (A stored OAuth2 grant follows the same idea the other way round: changing the
+    type, the Microsoft access or tenant, or the sender address deletes it, see
+    ``actions.do_update_mailbox``.)
     """
     if instance is None or instance.pk is None:
         return {}
@@ -171,7 +182,24 @@ def mailbox_errors(
     for field, messages in secret_rebinding_errors(instance, values).items():
         errors.setdefault(field, []).extend(messages)
 
-    if values.get("type") != MailboxType.IMAP:
+    mailbox_type = values.get("type")
+    if mailbox_type not in MailboxType.values:
+        add("type", _("Choose IMAP/SMTP, Office 365 or Google Workspace."))
+        return errors
+    if mailbox_type == MailboxType.OFFICE365:
+        _microsoft_errors(values, add)
+    elif mailbox_type == MailboxType.GMAIL and values.get("microsoft_auth") not in (
+        None,
+        "",
+        MicrosoftAuth.DELEGATED,
+    ):
+        add(
+            "microsoft_auth",
+            _(
+                "Google Workspace mailboxes are connected by signing in; app-only access is for Office 365."
+            ),
+        )
+    if mailbox_type != MailboxType.IMAP:
         return errors
 
     for prefix, label in (("imap", "IMAP"), ("smtp", "SMTP")):
@@ -201,3 +229,25 @@ def mailbox_errors(
     ):
         add("imap_password", _("Enter the password for the mail server."))
     return errors
+
+
+def _microsoft_errors(values: Mapping[str, Any], add: Any) -> None:
+    how = values.get("microsoft_auth")
+    if how not in MicrosoftAuth.values:
+        add("microsoft_auth", _("Choose delegated (sign in) or application (app-only) access."))
+    tenant = _text(values.get("microsoft_tenant"))
+    if tenant and not valid_tenant(tenant):
+        add(
+            "microsoft_tenant",
+            _(
+                "'%(tenant)s' is not a Microsoft tenant: enter the tenant ID (like "
+                "00000000-0000-0000-0000-000000000000) or a domain of the tenant (like "
+                "kantoor.onmicrosoft.com)."
+            )
+            % {"tenant": tenant},
+        )
+    elif not tenant and how == MicrosoftAuth.APPLICATION:
+        add(
+            "microsoft_tenant",
+            _("App-only access needs the tenant: enter the tenant ID or a domain of the tenant."),
+        )

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from postkamer.accounts.models import Organisation
-from postkamer.mailboxes import access, actions, audit, extensions, owners
+from postkamer.mailboxes import access, actions, audit, extensions, oauth_views, owners
 from postkamer.mailboxes.connection import run_connection_test
 from postkamer.mailboxes.folders import missing_message, read_folders
 from postkamer.mailboxes.forms import MailboxForm
@@ -24,7 +24,7 @@ from postkamer.mailboxes.guards import (
     email_module_required,
     mailbox_manager_required,
 )
-from postkamer.mailboxes.models import Mailbox, MailboxAuditEntry, MailboxType
+from postkamer.mailboxes.models import Mailbox, MailboxAuditEntry
 from postkamer.mailboxes.tabs import mailbox_tabs
 
 
@@ -37,6 +37,12 @@ def mailbox_page(
     if form is None:
         form = MailboxForm(instance=mailbox)
     context: dict[str, object] = {"form": form, "mailbox": mailbox, **extra}
+    panel = oauth_views.panel(mailbox)
+    context["oauth"] = panel
+    if panel and panel["other_account"]:
+        context["oauth_warning"] = oauth_views.other_account_warning(
+            panel["account"], mailbox.sender_address
+        )
     context.setdefault("tabs", mailbox_tabs(mailbox, "general"))
     context["sections"] = extensions.sections(request, mailbox, context)
     return render(request, "mailboxes/form.html", context)
@@ -105,15 +111,11 @@ def mailbox_test_connection(request: HttpRequest, pk: int) -> HttpResponse:
 def mailbox_imap_folders(request: HttpRequest, pk: int) -> HttpResponse:
     """IMAP mappen ophalen: read the folders with the stored settings and offer them."""
     mailbox = access.get_mailbox(request.user, pk, access.MANAGE)
-    if mailbox.type != MailboxType.IMAP:
-        listing = None
-        problems = [_("Office 365 mailboxes are read after connecting with Microsoft.")]
-    else:
-        listing = read_folders(mailbox)
-        problems = [listing.error] if not listing.ok else []
-        for name in (mailbox.sent_folder, mailbox.junk_folder):
-            if listing.missing(name):
-                problems.append(missing_message(name))
+    listing = read_folders(mailbox)
+    problems = [listing.error] if not listing.ok else []
+    for name in (mailbox.sent_folder, mailbox.junk_folder):
+        if listing.missing(name):
+            problems.append(missing_message(name))
     form = MailboxForm(instance=mailbox, folder_listing=listing)
     return mailbox_page(
         request,

@@ -24,7 +24,7 @@ from postkamer.fetching import status
 from postkamer.fetching.models import FetchRun
 from postkamer.fetching.queue import request_fetch
 from postkamer.mail.html import clean_html
-from postkamer.mailboxes import access
+from postkamer.mailboxes import access, oauth, oauth_views, providers
 from postkamer.mailboxes.guards import email_module_required
 from postkamer.messages import downloads, readstate, sendstate, threads
 from postkamer.messages.access import get_message
@@ -99,14 +99,29 @@ def _query(**values: Any) -> str:
     return urlencode({k: v for k, v in values.items() if v not in (None, "", False)})
 
 
+def _reconnect_notice(user: User, mailbox: Any, expired: set[int]) -> dict[str, Any]:
+    """The "Opnieuw verbinden" notice of a mailbox whose sign-in expired: a link for
+    those who may connect it, a request to ask the administrator for the others."""
+    if mailbox.pk not in expired:
+        return {}
+    can_manage = access.right_problem(user, access.MANAGE) is None
+    return {
+        "reconnect_provider": providers.TITLES[providers.provider_name(mailbox.type) or ""],
+        "reconnect_url": oauth_views.connect_url(mailbox) if can_manage else None,
+    }
+
+
 @email_module_required
 @require_GET
 def email_module(request: HttpRequest) -> HttpResponse:
     user = request.user
     mailboxes = list(access.readable_mailboxes(user).order_by("name"))
     counts = readstate.inbox_counts(user, [m.pk for m in mailboxes])
+    # One query, and only when an Office 365 / Google mailbox is in the list.
+    expired = oauth.reconnect_needed_ids([m.pk for m in mailboxes if m.uses_oauth])
     for box in mailboxes:
         box.unread = counts[box.pk].unread
+        box.reconnect_needed = box.pk in expired
     folder = _folder(request.GET.get("folder"))
     selected = None
     if request.GET.get("mailbox"):
@@ -143,6 +158,7 @@ def email_module(request: HttpRequest) -> HttpResponse:
         page = paginator.get_page(request.GET.get("page"))
         page.object_list = readstate.flag_read(user, page.object_list)
         run = status.latest_run(selected)
+        context.update(_reconnect_notice(user, selected, expired))
         context.update(
             {
                 "page": page,

@@ -38,6 +38,7 @@ from postkamer.crypto import SecretUnreadable
 from postkamer.fetching.store import store_own_message
 from postkamer.mail import errors, imap, smtp
 from postkamer.mail.outgoing import idna_address
+from postkamer.mailboxes import oauth
 from postkamer.mailboxes.connection import connect_options, imap_settings, smtp_settings
 from postkamer.messages import rawstore
 from postkamer.messages.models import Folder, Message
@@ -142,6 +143,7 @@ def _submit(row: OutgoingMessage, token: str, now: dt.datetime | None) -> None:
         return
     except errors.MailError as exc:
         log.info("sending outgoing %s failed: %s", row.pk, exc.detail)
+        oauth.login_refused(mailbox, exc)
         _fail(row, token, exc.code, _error_params(exc))
         return
     except SecretUnreadable:
@@ -289,6 +291,7 @@ def _append(row: OutgoingMessage, token: str, now: dt.datetime | None) -> None:
     except (errors.MailError, SecretUnreadable) as exc:
         code = getattr(exc, "code", "secret_unreadable")
         log.info("outgoing %s: APPEND to the sent folder failed: %s", row.pk, exc)
+        oauth.login_refused(row.mailbox, exc)
         params = {**row.error_params, "append_error": code}
         n = row.append_attempts
         if isinstance(exc, errors.TemporaryFailure) and n <= len(APPEND_RETRY_MINUTES):

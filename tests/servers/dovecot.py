@@ -27,7 +27,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -41,12 +41,14 @@ _APPENDUID = re.compile(rb"APPENDUID \d+ ([\d:,]+)")
 
 
 class _Introspection(ThreadingHTTPServer):
-    """RFC 7662 token introspection: ``tokens`` maps token -> username."""
+    """RFC 7662 token introspection: ``tokens`` maps token -> username; ``lookup``
+    (e.g. the test identity platform's) answers for the tokens not listed there."""
 
     daemon_threads = True
 
     def __init__(self) -> None:
         self.tokens: dict[str, str] = {}
+        self.lookup: Callable[[str], str | None] | None = None
         super().__init__(("127.0.0.1", 0), _IntrospectionHandler)
 
 
@@ -58,6 +60,8 @@ class _IntrospectionHandler(BaseHTTPRequestHandler):
         form = parse_qs(self.rfile.read(length).decode())
         token = (form.get("token") or [""])[0]
         username = self.server.tokens.get(token)
+        if username is None and self.server.lookup is not None:
+            username = self.server.lookup(token)
         body = {"active": True, "username": username} if username else {"active": False}
         data = json.dumps(body).encode()
         self.send_response(200)
@@ -389,6 +393,12 @@ service anvil {{
         """Make ``token`` a valid OAuth2 access token for ``username``."""
         assert self._introspection is not None, "start() first"
         self._introspection.tokens[token] = username
+
+    def set_token_lookup(self, lookup: Callable[[str], str | None] | None) -> None:
+        """Ask ``lookup(token)`` (the user it logs in as, or None) for tokens that
+        :meth:`add_token` did not list: an identity platform decides what is live."""
+        assert self._introspection is not None, "start() first"
+        self._introspection.lookup = lookup
 
     def revoke_token(self, token: str) -> None:
         """Make ``token`` invalid from the next login on (no auth cache)."""

@@ -31,6 +31,7 @@ from pathlib import Path
 import pytest
 
 from tests.servers.dovecot import Dovecot, make_workdir, remove_workdir
+from tests.servers.idp import IdentityProvider
 from tests.servers.silent import SilentServer
 from tests.servers.silent import closed_port as _closed_port
 from tests.servers.smtp import SmtpServers, start_smtp_servers
@@ -143,3 +144,17 @@ def silent_server() -> Iterator[SilentServer]:
 def closed_port() -> int:
     """A 127.0.0.1 port where connections are refused."""
     return _closed_port()
+
+
+@pytest.fixture(scope="session")
+def idp(test_ca: TestCA, dovecot: Dovecot, smtp_servers: SmtpServers) -> Iterator[IdentityProvider]:
+    """The local HTTPS identity platform (``tests/servers/idp.py``); Dovecot's XOAUTH2
+    and the SMTP server's accept exactly the access tokens that are live there."""
+    server = IdentityProvider(test_ca)
+    server.start()
+    dovecot.set_token_lookup(server.login_name)
+    smtp_servers.token_check = server.allows
+    yield server
+    dovecot.set_token_lookup(None)
+    smtp_servers.token_check = None
+    server.stop()

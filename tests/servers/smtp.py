@@ -7,7 +7,8 @@ Three controllers share one user table and one message list:
 * ``plain``: no TLS at all (proves "server offers no STARTTLS").
 
 AUTH PLAIN/LOGIN check ``users`` (login -> password); AUTH XOAUTH2 checks
-``tokens`` (token -> login).  Received messages go to ``messages``.
+``tokens`` (token -> login), then ``token_check(token, login)`` when set (the test
+identity platform's: a token is accepted only while it is live there).  Received messages go to ``messages``.
 
 Faults, for the sending tests (``reset_faults`` clears them all):
 
@@ -25,6 +26,7 @@ import json
 import ssl
 import threading
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiosmtpd.controller import Controller
@@ -57,6 +59,7 @@ class SmtpServers:
     ca_file: str
     users: dict[str, str] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
+    token_check: Callable[[str, str], bool] | None = None
     messages: list[Received] = field(default_factory=list)
     refused_rcpts: set[str] = field(default_factory=set)
     rcpt_answers: dict[str, str] = field(default_factory=dict)
@@ -147,7 +150,8 @@ class _Handler:
             token = parts["auth"].removeprefix("Bearer ")
         except (ValueError, KeyError):
             return AuthResult(success=False, handled=False)
-        if self.state.tokens.get(token) == user:
+        check = self.state.token_check
+        if self.state.tokens.get(token) == user or (check is not None and check(token, user)):
             return AuthResult(success=True, auth_data=user)
         # XOAUTH2 failure: JSON error in a 334, client answers with an empty line.
         err = json.dumps({"status": "401", "schemes": "bearer", "scope": "mail"})

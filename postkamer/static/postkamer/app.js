@@ -4,9 +4,16 @@
 function syncTypeFields(form) {
   const type = form.querySelector("select[name=type]");
   if (!type) return;
-  const office = type.value === "office365";
-  form.querySelectorAll(".imap-only").forEach((el) => { el.hidden = office; });
-  form.querySelectorAll(".office365-only").forEach((el) => { el.hidden = !office; });
+  // IMAP mailboxes have server settings; Office 365 and Google ones sign in instead.
+  const shown = {
+    "imap-only": type.value === "imap",
+    "oauth-only": type.value !== "imap",
+    "office365-only": type.value === "office365",
+    "gmail-only": type.value === "gmail",
+  };
+  Object.entries(shown).forEach(([name, show]) => {
+    form.querySelectorAll(`.${name}`).forEach((el) => { el.hidden = !show; });
+  });
 }
 
 function csrfToken(form) {

@@ -8,11 +8,12 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from postkamer import crypto
-from postkamer.mailboxes.models import Mailbox
+from postkamer.mailboxes.models import Mailbox, OAuthGrant
 
 # Every model field that holds a crypto-encrypted secret.
 SECRET_FIELDS: list[tuple[type, list[str]]] = [
     (Mailbox, ["imap_password_enc", "smtp_password_enc"]),
+    (OAuthGrant, ["refresh_token_enc", "access_token_enc"]),
 ]
 
 

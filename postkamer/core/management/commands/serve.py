@@ -15,6 +15,10 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from postkamer.core.startup import prepare_data_dir
 
+#: gunicorn's default, with the path (%(U)s) instead of the request line (%(r)s) and
+#: without the referrer, which would repeat another page's query string.
+ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(a)s"'
+
 
 def web_command(bind: str, workers: int) -> list[str]:
     return [
@@ -32,6 +36,10 @@ def web_command(bind: str, workers: int) -> list[str]:
         "120",
         "--access-logfile",
         "-",
+        # The path without its query string: queries carry what must not be logged
+        # (the OAuth2 code and state on the sign-in's way back, search words).
+        "--access-logformat",
+        ACCESS_LOG_FORMAT,
         # gunicorn believes X-Forwarded-Proto from the same proxies as Django does
         # (none unless POSTKAMER_TRUSTED_PROXIES says so).
         "--forwarded-allow-ips",
