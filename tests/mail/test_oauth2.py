@@ -124,9 +124,9 @@ def test_an_unreachable_platform_is_a_temporary_error(http, closed_port):
 
 
 def test_client_credentials_work_in_a_known_tenant_and_name_an_unknown_one(idp, http):
-    idp.add_tenant("kantoor.onmicrosoft.com", "info@kantoor.test")
+    idp.add_tenant("proef.onmicrosoft.com", "info@kantoor.test")
     token = oauth2.client_credentials(
-        _endpoints(idp, "kantoor.onmicrosoft.com"),
+        _endpoints(idp, "proef.onmicrosoft.com"),
         http,
         scope="https://outlook.office365.com/.default",
     )
@@ -142,10 +142,10 @@ def test_client_credentials_work_in_a_known_tenant_and_name_an_unknown_one(idp, 
 
 
 def test_a_wrong_client_secret_is_the_apps_problem_and_is_never_repeated(idp, http):
-    idp.add_tenant("kantoor.onmicrosoft.com", "info@kantoor.test")
+    idp.add_tenant("proef.onmicrosoft.com", "info@kantoor.test")
     with pytest.raises(errors.OAuthClientRefused) as caught:
         oauth2.client_credentials(
-            _endpoints(idp, "kantoor.onmicrosoft.com", secret="verkeerd-geheim"),
+            _endpoints(idp, "proef.onmicrosoft.com", secret="verkeerd-geheim"),
             http,
             scope="https://outlook.office365.com/.default",
         )
