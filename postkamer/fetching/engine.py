@@ -275,7 +275,7 @@ def dispatch_due(now: dt.datetime | None = None) -> int:
         .only("pk", "next_fetch_at", "interval_minutes", "junk_folder", "sent_folder")
     )
     due = list(due)
-    watched = push_status.watched_ids([mailbox.pk for mailbox in due], now)
+    watched = push_status.watched_ids([mailbox.pk for mailbox in due])
     queued = 0
     for mailbox in due:
         with transaction.atomic():

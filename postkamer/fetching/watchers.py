@@ -43,12 +43,13 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection
+from django.db import InterfaceError, OperationalError, connection, connections
 
 from postkamer.crypto import SecretUnreadable
 from postkamer.fetching import push
@@ -142,8 +143,9 @@ class WatcherService:
 
     def stop(self, timeout: float = 15.0) -> None:
         """Stop every watcher and hand the leases back at once."""
-        if self._loop is not None and self._stopping is not None:
-            self._loop.call_soon_threadsafe(self._stopping.set)
+        if self._loop is not None and self._stopping is not None and not self._loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # it closed just now
+                self._loop.call_soon_threadsafe(self._stopping.set)
         if self._thread is not None:
             self._thread.join(timeout)
 
@@ -164,7 +166,21 @@ class WatcherService:
             log.exception("the watcher loop stopped")
         finally:
             self._ready.set()
-            self._executor.shutdown(wait=False)
+            self._close_connections()
+
+    def _close_connections(self) -> None:
+        """Close the database connections of the pool's threads (each thread has
+        its own), then let the threads go."""
+        barrier = threading.Barrier(DB_THREADS)
+
+        def close() -> None:
+            connections.close_all()
+            # Holding each thread here until all have closed makes every one take a turn.
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait(timeout=2)
+
+        futures.wait([self._executor.submit(close) for _ in range(DB_THREADS)], timeout=5)
+        self._executor.shutdown(wait=False)
 
     async def _db(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()

@@ -458,11 +458,10 @@ service anvil {{
         """How many of ``user``'s IMAP sessions are in IDLE right now, as the
         server's process titles say (one process per session here)."""
         res = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True)
-        marker = f"[{user} "
+        # e.g. "dovecot-postkamer-test-31301/imap [u1@example.test 127.0.0.1 IDLE]"
+        prefix = f"postkamer-test-{self.base_port}/imap [{user} "
         return sum(
-            1
-            for line in res.stdout.splitlines()
-            if line.startswith("dovecot/imap ") and marker in line and " IDLE]" in line
+            1 for line in res.stdout.splitlines() if prefix in line and line.endswith(" IDLE]")
         )
 
     def kick(self, user: str) -> None:
