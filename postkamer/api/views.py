@@ -65,7 +65,8 @@ class MailboxViewSet(BaseModelViewSet):
         if getattr(self, "swagger_fake_view", False):
             # The schema generator has no user; it only needs the model for types.
             return Mailbox.objects.none()
-        return access.visible_mailboxes(self.request.user).order_by("name")
+        # The watch gives "push" (postkamer.fetching.push.status) without a query per row.
+        return access.visible_mailboxes(self.request.user).select_related("watch").order_by("name")
 
     def get_object(self) -> Mailbox:
         user = self.request.user

@@ -262,11 +262,30 @@ def is_watched(mailbox_id: int) -> bool:
 
 
 # -- what people see ----------------------------------------------------------------
+def reason(mailbox: Mailbox) -> str:
+    """Why a watched mailbox is polled instead, in the active language ("" if not)."""
+    from django.utils.translation import gettext as _
+
+    from postkamer.fetching import problems
+    from postkamer.mail.idle import IdleUnsupported
+
+    try:
+        code = mailbox.watch.error_code
+    except Watch.DoesNotExist:
+        return ""
+    if code == IdleUnsupported.code:
+        return _("The mail server does not offer IMAP IDLE.")
+    return problems.describe(code) if code else ""
+
+
 def status(mailbox: Mailbox) -> tuple[str, dt.datetime | None]:
     """``(push, since)`` for the page and the API: ``idle`` (a worker holds the
     inbox in IDLE), ``polling`` (checked at its interval: the server lacks IDLE,
     or no worker watches it right now) or ``off`` (no automatic fetching)."""
-    watch = Watch.objects.filter(pk=mailbox.pk).first()
+    try:
+        watch: Watch | None = mailbox.watch  # select_related("watch") saves a query
+    except Watch.DoesNotExist:
+        watch = None
     eligible = (
         mailbox.type == MailboxType.IMAP
         and mailbox.interval_minutes is not None

@@ -5,6 +5,7 @@ with the leases in the real database (run in this process; the tests with
 from __future__ import annotations
 
 import datetime as dt
+import io
 import time
 from collections.abc import Callable
 
@@ -214,3 +215,45 @@ def test_a_scheduled_run_of_a_watched_mailbox_leaves_the_inbox_to_the_watcher(
     run = queue.request_fetch(box.mailbox, trigger=FetchRun.Trigger.INTERVAL, enqueue=False)
     assert engine.run_queued(run.pk)
     assert box.subjects() == ["voor de watcher"]
+
+
+def test_the_api_the_page_and_the_status_command_show_the_watch(
+    service, dovecot, imap_user, client, api
+):
+    from django.core.management import call_command
+    from django.urls import reverse
+
+    from tests import factories
+
+    box = make_box(dovecot, *imap_user, interval_minutes=5)
+    manager = factories.user(box.mailbox.tenant, rights=("email_manager",))
+    api.force_authenticate(manager)
+    client.force_login(manager)
+    url = f"/api/v1/mailboxes/{box.mailbox.pk}/"
+    answer = api.get(url).json()
+    assert (answer["push"], answer["push_since"]) == ("polling", None)  # never watched yet
+
+    before = timezone.now()
+    watchers = service()
+    wait_for(lambda: api.get(url).json()["push"] == "idle", what="idle in the API")
+    since = dt.datetime.fromisoformat(api.get(url).json()["push_since"])
+    assert before <= since <= timezone.now()
+    page = client.get(reverse("mailbox-edit", args=[box.mailbox.pk])).content.decode()
+    assert 'data-push="idle"' in page and "IMAP IDLE" in page
+
+    wait_for(lambda: Worker.objects.get(pk=watchers.worker_id).watching == 1)
+    out = io.StringIO()
+    call_command("status", stdout=out)
+    name = Worker.objects.get(pk=watchers.worker_id).name
+    row = next(line.split() for line in out.getvalue().splitlines() if line.startswith(name))
+    # name, state, watching, leases, connections, running
+    assert row[1:6] == ["live", "1", "1", "1", "0"], out.getvalue()
+
+    watchers.stop()
+    answer = api.get(url).json()
+    assert answer["push"] == "polling"
+    box.mailbox.set_interval(None)
+    box.mailbox.save()
+    assert api.get(url).json()["push"] == "off"
+    page = client.get(reverse("mailbox-edit", args=[box.mailbox.pk])).content.decode()
+    assert 'data-push="off"' in page
