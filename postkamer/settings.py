@@ -203,7 +203,7 @@ POSTKAMER_TENANT_FETCHES = max(
 # Push: every worker process watches inboxes with IMAP IDLE (postkamer.fetching.push).
 # A watch lease not renewed for this many seconds passes to another worker.
 POSTKAMER_PUSH = envconf.boolean("POSTKAMER_PUSH", default=True)
-POSTKAMER_WATCH_LEASE = max(3.0, envconf.number("POSTKAMER_WATCH_LEASE", default=45.0))
+POSTKAMER_WATCH_LEASE = max(3.0, envconf.number("POSTKAMER_WATCH_LEASE", default=30.0))
 # Watched mailboxes per worker process at most (each is one connection).
 POSTKAMER_WATCHERS = envconf.integer("POSTKAMER_WATCHERS", default=10000)
 

@@ -4,7 +4,7 @@ the inbox of every mailbox this worker has the watch lease on, and asks for a
 fetch when the server announces new mail. Thousands of connections cost one
 thread and a few kilobytes each.
 
-A round every ``lease / 9`` seconds (5 s by default), through
+A round every ``lease / 9`` seconds (3.3 s by default), through
 :mod:`postkamer.fetching.push`:
 
 1. every third round, renew all leases in one UPDATE and learn which mailboxes
