@@ -47,8 +47,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.servers.dovecot import Dovecot, make_workdir, remove_workdir  # noqa: E402
-from tests.servers.tls import make_test_ca  # noqa: E402
+from tests.servers.dovecot import Dovecot, make_workdir, remove_workdir
+from tests.servers.tls import make_test_ca
 
 MB = 1024 * 1024
 
@@ -235,9 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--no-kill", action="store_true", help="do not kill a worker halfway")
     ap.add_argument("--port-base", type=int, default=27300)
-    ap.add_argument(
-        "--pg-url", default="postgres://postgres@127.0.0.1:5432/postkamer_bench_push"
-    )
+    ap.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432/postkamer_bench_push")
     args = ap.parse_args(argv)
 
     # Each watched mailbox is a socket in a worker and two or three in Dovecot.
@@ -284,9 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         from postkamer.fetching.models import Watch, Worker
 
         names = dict(Worker.objects.values_list("pid", "pk"))
-        held = {
-            w.pid: Watch.objects.filter(worker_id=names.get(w.pid)).count() for w in workers
-        }
+        held = {w.pid: Watch.objects.filter(worker_id=names.get(w.pid)).count() for w in workers}
         full_rss = {}
         for w in workers:
             now_rss, peak = rss(w.pid)
@@ -357,8 +353,10 @@ def main(argv: list[str] | None = None) -> int:
         twice = [s for s, n in counts.items() if n > 1]
         latencies = list(watcher.stored.values())
         print("", flush=True)
-        print(f"delivered {delivered}, stored {len(counts)}, stored twice {len(twice)}, "
-              f"missing {len(watcher.pending)}")
+        print(
+            f"delivered {delivered}, stored {len(counts)}, stored twice {len(twice)}, "
+            f"missing {len(watcher.pending)}"
+        )
         if latencies:
             print(
                 f"delivery to stored: p50 {pct(latencies, 50):.2f} s, p99 {pct(latencies, 99):.2f} s, "
@@ -383,8 +381,10 @@ def main(argv: list[str] | None = None) -> int:
         for w in survivor:
             now_rss, peak = rss(w.pid)
             count = Watch.objects.filter(worker_id=names.get(w.pid)).count()
-            print(f"worker {w.pid} at the end: {count} watched, RSS {now_rss:.0f} MB, "
-                  f"peak {peak:.0f} MB (target < 1 GB per process for 10,000)")
+            print(
+                f"worker {w.pid} at the end: {count} watched, RSS {now_rss:.0f} MB, "
+                f"peak {peak:.0f} MB (target < 1 GB per process for 10,000)"
+            )
         if killed_at is not None:
             print(
                 f"take-over after SIGKILL: {takeover:.1f} s (target <= 60 s)"
