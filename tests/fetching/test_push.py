@@ -257,3 +257,57 @@ def test_the_api_the_page_and_the_status_command_show_the_watch(
     assert api.get(url).json()["push"] == "off"
     page = client.get(reverse("mailbox-edit", args=[box.mailbox.pk])).content.decode()
     assert 'data-push="off"' in page
+
+
+def _at_once(count: int, action: Callable[[int], object]) -> list[object]:
+    """Run ``action(n)`` in ``count`` threads released together."""
+    import threading
+
+    from django.db import connection
+
+    start = threading.Barrier(count)
+    results: list[object] = [None] * count
+
+    def run(n: int) -> None:
+        try:
+            start.wait()
+            results[n] = action(n)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return results
+
+
+def test_workers_claiming_at_the_same_moment_never_take_one_mailbox_twice(
+    transactional_db, settings
+):
+    from tests import factories
+
+    settings.POSTKAMER_WATCH_LEASE = 30
+    tenant = factories.tenant()
+    boxes = [factories.mailbox(tenant, interval_minutes=5) for _ in range(30)]
+    workers = [push.register(f"w{n}", "host", n) for n in range(3)]
+    taken = _at_once(3, lambda n: push.claim(workers[n], 30))
+    assert sum(taken) == 30  # every mailbox once, whoever was first
+    owners = dict(Watch.objects.values_list("pk", "worker_id"))
+    assert sorted(owners) == sorted(b.pk for b in boxes) and None not in owners.values()
+    # Renewing tells each worker exactly what it holds.
+    held = [set(push.renew(w)) for w in workers]
+    assert sum(len(h) for h in held) == 30 and set().union(*held) == set(owners)
+
+
+def test_two_dispatchers_at_the_same_moment_queue_each_due_mailbox_once(transactional_db):
+    from tests import factories
+
+    tenant = factories.tenant()
+    due = [factories.mailbox(tenant, interval_minutes=5) for _ in range(10)]
+    # Both workers' schedules fire together (the runs themselves fail: no server).
+    queued = _at_once(2, lambda n: engine.dispatch_due())
+    assert sum(queued) == 10
+    runs = FetchRun.objects.filter(mailbox__in=due)
+    assert runs.count() == 10 and set(runs.values_list("trigger", flat=True)) == {"interval"}
