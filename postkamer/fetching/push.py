@@ -181,9 +181,11 @@ def claim(worker_id: int, count: int) -> int:
     return taken
 
 
-def release(worker_id: int, mailbox_ids: Iterable[int] | None = None) -> int:
+def release(worker_id: int | None, mailbox_ids: Iterable[int] | None = None) -> int:
     """Hand back this worker's leases (all, or those of ``mailbox_ids``); the
     mailboxes are polled until another worker watches them. Returns how many."""
+    if worker_id is None:
+        return 0  # never "the rows of no worker"
     now = timezone.now()
     fields = {
         "worker": None,
