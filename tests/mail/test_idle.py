@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import secrets
 
@@ -18,7 +19,10 @@ def _run(coro, seconds: float = 20.0):
         async with asyncio.timeout(seconds):
             return await coro
 
-    return asyncio.run(bounded())
+    # A thread of its own: Playwright's sync API (browser tests in the same
+    # process) leaves an event loop running in the test thread.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, bounded()).result()
 
 
 async def _first(session: idle.IdleSession, kind: str, reissue: float = 60.0) -> idle.Event:
