@@ -194,6 +194,18 @@ def test_a_worker_process_stores_pushed_mail_and_hands_its_leases_back_on_sigter
     stored = installation.python(WAIT_STORED.format(ids=ids, want=1, seconds=20))
     assert all(len(subjects) == 1 for subjects in stored.values()), stored
 
+    # The server drops one session: the worker connects again and hears new mail.
+    kicked = next(iter(boxes.values()))
+    dovecot.kick(kicked)
+    for sessions in (0, 1):
+        deadline = time.monotonic() + 15
+        while dovecot.idle_sessions(kicked) != sessions and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert dovecot.idle_sessions(kicked) == sessions, installation.log(0)
+    _deliver_to_each(dovecot, boxes, "weer")
+    stored = installation.python(WAIT_STORED.format(ids=ids, want=2, seconds=20))
+    assert all(len(subjects) == 2 for subjects in stored.values()), stored
+
     assert _stop(installation.workers[0], signal.SIGTERM) == 0
     # Handed back before the process ended, not left to run out.
     assert installation.python(LEASES.format(ids=ids)) == [[None, None]] * 3
