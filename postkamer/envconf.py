@@ -247,6 +247,10 @@ def huey(directory: Path) -> dict[str, Any]:
         "periodic": True,
         "scheduler_interval": 1,
         "flush_locks": True,
+        # An idle worker thread looks at a polled queue (SQLite) at least once a
+        # second, so a fetch asked for by new mail waits at most that long; Redis
+        # hands tasks over at once (a blocking pop).
+        "max_delay": 1.0,
     }
     url = os.environ.get("REDIS_URL")
     if url:

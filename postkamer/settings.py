@@ -200,6 +200,13 @@ POSTKAMER_TENANT_FETCHES = max(
     1, envconf.integer("POSTKAMER_TENANT_FETCHES", default=HUEY["consumer"]["workers"] // 2)
 )
 
+# Push: every worker process watches inboxes with IMAP IDLE (postkamer.fetching.push).
+# A watch lease not renewed for this many seconds passes to another worker.
+POSTKAMER_PUSH = envconf.boolean("POSTKAMER_PUSH", default=True)
+POSTKAMER_WATCH_LEASE = max(3.0, envconf.number("POSTKAMER_WATCH_LEASE", default=30.0))
+# Watched mailboxes per worker process at most (each is one connection).
+POSTKAMER_WATCHERS = envconf.integer("POSTKAMER_WATCHERS", default=10000)
+
 # Mail connections (the variables are in README.md).
 POSTKAMER_CA_FILE = os.environ.get("POSTKAMER_CA_FILE") or None
 POSTKAMER_ALLOW_PRIVATE_HOSTS = envconf.boolean("POSTKAMER_ALLOW_PRIVATE_HOSTS", default=False)

@@ -5,11 +5,12 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import SkipField
 
 from postkamer.accounts.models import Organisation, User, WorkflowGroup
-from postkamer.fetching import repair
+from postkamer.fetching import push, repair
 from postkamer.mailboxes import actions, audit, oauth, oauth_views
 from postkamer.mailboxes.models import (
     SETTINGS_FIELDS,
@@ -64,6 +65,10 @@ class MailboxSerializer(serializers.ModelSerializer):
     oauth_account = serializers.SerializerMethodField()
     oauth_status = serializers.SerializerMethodField()
     oauth_connect_url = serializers.SerializerMethodField()
+    # How new mail is noticed: "idle" (the server reports it, IMAP IDLE), "polling"
+    # (checked at the interval) or "off"; and since when (null when unknown).
+    push = serializers.SerializerMethodField()
+    push_since = serializers.SerializerMethodField()
 
     class Meta:
         model = Mailbox
@@ -74,6 +79,8 @@ class MailboxSerializer(serializers.ModelSerializer):
             "smtp_password",
             *STATUS_FIELDS,
             *OAUTH_FIELDS,
+            "push",
+            "push_since",
         ]
         read_only_fields = ["id", *STATUS_FIELDS]
 
@@ -113,6 +120,15 @@ class MailboxSerializer(serializers.ModelSerializer):
         if mailbox.type != MailboxType.OFFICE365:
             return None
         return self.get_oauth_account(mailbox)
+
+    @extend_schema_field(serializers.ChoiceField(choices=["idle", "polling", "off"]))
+    def get_push(self, mailbox: Mailbox) -> str:
+        return push.status(mailbox)[0]
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_push_since(self, mailbox: Mailbox) -> str | None:
+        since = push.status(mailbox)[1]
+        return serializers.DateTimeField().to_representation(since) if since else None
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         """Parse ``data`` and check the mailbox rules, reporting every problem at once.

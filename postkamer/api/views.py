@@ -65,9 +65,10 @@ class MailboxViewSet(BaseModelViewSet):
         if getattr(self, "swagger_fake_view", False):
             # The schema generator has no user; it only needs the model for types.
             return Mailbox.objects.none()
+        # The grant and the watch give the OAuth and "push" fields without a query per row.
         return (
             access.visible_mailboxes(self.request.user)
-            .select_related("oauth_grant")
+            .select_related("oauth_grant", "watch")
             .order_by("name")
         )
 

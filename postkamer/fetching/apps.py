@@ -8,10 +8,14 @@ class FetchingConfig(AppConfig):
 
     def ready(self) -> None:
         from postkamer.fetching import logs
-        from postkamer.fetching.views import repair_section
+        from postkamer.fetching.views import push_section, repair_section
         from postkamer.mailboxes import extensions
 
-        # The repair section on the mailbox page (mailboxes must not import fetching).
+        # How new mail is noticed, and the repair section, on the mailbox page
+        # (mailboxes must not import fetching).
+        extensions.add_page_section(
+            extensions.PageSection("fetching/_push_section.html", push_section)
+        )
         extensions.add_page_section(
             extensions.PageSection("fetching/_repair_section.html", repair_section)
         )

@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from postkamer.crypto import SecretUnreadable
 from postkamer.fetching import problems, queue
+from postkamer.fetching import push as push_status
 from postkamer.fetching.lease import LEASE, LeaseLost, ShareFull, claim, release, renew
 from postkamer.fetching.models import FetchRun
 from postkamer.fetching.outcome import (
@@ -72,12 +73,14 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-def _sync_claimed(mailbox: Mailbox, token: str, progress: Progress | None) -> FetchOutcome:
+def _sync_claimed(
+    mailbox: Mailbox, token: str, progress: Progress | None, *, inbox: bool = True
+) -> FetchOutcome:
     """Sync the claimed mailbox; mail errors end up in the outcome. On anything
     else the lease is given back and the exception raised."""
     outcome = FetchOutcome()
     try:
-        outcome.new_messages = sync(mailbox, token, progress)
+        outcome.new_messages = sync(mailbox, token, progress, inbox=inbox)
     except (errors.MailError, SecretUnreadable, LeaseLost) as exc:
         log.info("fetch of mailbox %s failed: %s", mailbox.pk, exc)
         oauth.login_refused(mailbox, exc)
@@ -132,7 +135,36 @@ def _finish(
     )
 
 
-def run_queued(run_id: int, progress: Progress | None = None, *, share: int | None = None) -> bool:
+def _take(run: FetchRun, worker: int | None) -> tuple[bool, bool]:
+    """Take the queued ``run`` with a conditional UPDATE; returns (taken, whether
+    new mail had been announced for it). The announcement mark is cleared in the
+    same UPDATE, so a mark set from now on means: run once more afterwards."""
+    for _attempt in range(3):
+        taken = FetchRun.objects.filter(
+            pk=run.pk, started_at__isnull=True, finished_at__isnull=True, again=run.again
+        ).update(started_at=timezone.now(), again=False, worker_id=worker)
+        if taken:
+            return True, run.again
+        run.refresh_from_db(fields=["again", "started_at", "finished_at"])
+        if run.started_at is not None or run.finished_at is not None:
+            return False, False
+    return False, False
+
+
+def _announced_meanwhile(run_id: int, mailbox: Mailbox) -> None:
+    """New mail announced while the run ran: ask for the next fetch. Read after the
+    run is closed, so a later announcement opens a run of its own."""
+    if FetchRun.objects.filter(pk=run_id, again=True).exists():
+        queue.request_fetch(mailbox, trigger=FetchRun.Trigger.PUSH)
+
+
+def run_queued(
+    run_id: int,
+    progress: Progress | None = None,
+    *,
+    share: int | None = None,
+    worker: int | None = None,
+) -> bool:
     """Run the queued fetch ``run_id`` and record it on the FetchRun; returns True
     on success (False on failure, when skipped or deferred, and when the run is
     unknown or was taken by someone else).
@@ -142,34 +174,46 @@ def run_queued(run_id: int, progress: Progress | None = None, *, share: int | No
     already runs ``share`` fetches goes back to the queue for a few seconds,
     leaving the worker thread to other offices. A run whose mailbox is being
     fetched by someone else ends with ``ok=None`` and code ``busy``: not an
-    error, and not counted against the mailbox.
+    error, and not counted against the mailbox; when new mail was announced for
+    it, it waits in the queue instead until that fetch is done.
+
+    A scheduled run of a mailbox whose inbox a worker watches with IDLE reads
+    only the junk and sent folders, unless new mail was announced for it.
+    ``worker`` is the id of the worker process running it (``postkamer status``).
     """
     run = FetchRun.objects.select_related("mailbox").filter(pk=run_id).first()
     if run is None:
         return False
     started = timezone.now()
-    taken = FetchRun.objects.filter(
-        pk=run_id, started_at__isnull=True, finished_at__isnull=True
-    ).update(started_at=started)
+    taken, announced = _take(run, worker)
     if not taken:
         return False
     mailbox = run.mailbox
     try:
         token = claim(mailbox.pk, share=share)
     except ShareFull:
-        FetchRun.objects.filter(pk=run_id, finished_at__isnull=True).update(started_at=None)
+        _requeue(run, announced)
         log.info(
             "fetch run %s of mailbox %s waits: its office runs its share of fetches",
             run_id,
             mailbox.pk,
         )
-        queue.schedule(run, delay=queue.DEFER_SECONDS)
         return False
     if token is None:
+        if announced or run.trigger == FetchRun.Trigger.PUSH:
+            # The other fetch may have read the inbox before the news: wait for it.
+            _requeue(run, True)
+            return False
         _finish(run_id, ok=None, code=problems.BUSY)
+        _announced_meanwhile(run_id, mailbox)
         return False
+    inbox = (
+        announced
+        or run.trigger != FetchRun.Trigger.INTERVAL
+        or not push_status.is_watched(mailbox.pk)
+    )
     try:
-        outcome = _sync_claimed(mailbox, token, progress)
+        outcome = _sync_claimed(mailbox, token, progress, inbox=inbox)
     except Exception:
         # Not the server's fault (e.g. a database error): the run must not stay
         # "running" forever, and Huey logs the traceback.
@@ -178,7 +222,8 @@ def run_queued(run_id: int, progress: Progress | None = None, *, share: int | No
     code, params = outcome.problem
     with transaction.atomic():
         _finish(run_id, ok=outcome.ok, code=code, params=params, new=outcome.new_messages)
-        _record(mailbox, outcome, token, scheduled=run.trigger == FetchRun.Trigger.INTERVAL)
+        _record(mailbox, outcome, token, scheduled=queue.counts_errors(run))
+    _announced_meanwhile(run_id, mailbox)
     seconds = (timezone.now() - started).total_seconds()
     if outcome.ok:
         log.info(
@@ -193,15 +238,31 @@ def run_queued(run_id: int, progress: Progress | None = None, *, share: int | No
     return outcome.ok
 
 
+def _requeue(run: FetchRun, announced: bool) -> None:
+    """Put the taken ``run`` back in the queue for a few seconds (keeping its
+    new-mail mark)."""
+    fields: dict[str, object] = {"started_at": None, "worker": None}
+    if announced:
+        fields["again"] = True
+        run.again = True
+    FetchRun.objects.filter(pk=run.pk, finished_at__isnull=True).update(**fields)
+    queue.schedule(run, delay=queue.DEFER_SECONDS)
+
+
 def dispatch_due(now: dt.datetime | None = None) -> int:
     """Queue an interval fetch for every enabled mailbox whose ``next_fetch_at``
     has passed; returns how many were queued (a mailbox with an open run is
     counted but gets no second run).
 
     ``next_fetch_at`` moves forward with a conditional UPDATE first, so two
-    dispatchers never queue the same mailbox twice. Office 365 and Google mailboxes
-    nobody has connected yet are left alone: they would only collect errors until
-    switched off (one whose sign-in expired is fetched, and counts its errors).
+    dispatchers never queue the same mailbox twice: every worker process runs
+    this every minute (Huey's periodic tasks run in each consumer), and for each
+    due mailbox exactly one of them moves the moment on and queues; the others'
+    UPDATE matches no row. A mailbox whose inbox a worker watches with IDLE and
+    that has no junk or sent folder has nothing to poll: its moment moves on, but
+    nothing is queued. Office 365 and Google mailboxes nobody has connected yet
+    are left alone: they would only collect errors until switched off (one whose
+    sign-in expired is fetched, and counts its errors).
     """
     now = now or timezone.now()
     # The dispatcher runs every minute in each worker process: a good moment to
@@ -214,15 +275,18 @@ def dispatch_due(now: dt.datetime | None = None) -> int:
             Q(type__in=OAUTH_TYPES, oauth_grant__isnull=True)
             & ~Q(type=MailboxType.OFFICE365, microsoft_auth=MicrosoftAuth.APPLICATION)
         )
-        .only("pk", "next_fetch_at", "interval_minutes")
+        .only("pk", "next_fetch_at", "interval_minutes", "junk_folder", "sent_folder")
     )
+    due = list(due)
+    watched = push_status.watched_ids([mailbox.pk for mailbox in due])
     queued = 0
     for mailbox in due:
         with transaction.atomic():
             moved = Mailbox.objects.filter(
                 pk=mailbox.pk, next_fetch_at=mailbox.next_fetch_at
             ).update(next_fetch_at=now + dt.timedelta(minutes=mailbox.interval_minutes))
-            if moved:
+            idle_only = mailbox.pk in watched and not (mailbox.junk_folder or mailbox.sent_folder)
+            if moved and not idle_only:
                 queue.request_fetch(mailbox, trigger=FetchRun.Trigger.INTERVAL)
                 queued += 1
     if queued:

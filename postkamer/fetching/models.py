@@ -1,4 +1,5 @@
-"""Synchronisation state per server folder, and the record of each fetch run."""
+"""Synchronisation state per server folder, the record of each fetch run, the
+worker processes and who watches which inbox with IMAP IDLE."""
 
 from __future__ import annotations
 
@@ -32,6 +33,50 @@ class FolderState(models.Model):
         return f"{self.mailbox_id}:{self.role}:{self.name}"
 
 
+class Worker(models.Model):
+    """A ``postkamer worker`` process as it last reported itself (``postkamer status``
+    reads these); the live ones share the watched mailboxes between them."""
+
+    name = models.CharField(max_length=120, unique=True)  # host:pid:random
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now, db_index=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    #: Mailboxes whose inbox it holds in IDLE, and its watcher connections open.
+    watching = models.PositiveIntegerField(default=0)
+    connections = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Watch(models.Model):
+    """Who watches a mailbox's inbox with IMAP IDLE (``worker`` while ``lease_until``
+    is in the future; claimed and renewed with conditional UPDATEs, see
+    ``postkamer.fetching.push``), and how that goes (``state`` since ``since``;
+    ``error_code`` says why a watched mailbox is polled instead)."""
+
+    class State(models.TextChoices):
+        IDLE = "idle"
+        POLLING = "polling"
+        OFF = "off"
+
+    mailbox = models.OneToOneField(
+        Mailbox, on_delete=models.CASCADE, primary_key=True, related_name="watch"
+    )
+    worker = models.ForeignKey(
+        Worker, on_delete=models.SET_NULL, null=True, blank=True, related_name="watches"
+    )
+    lease_until = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.POLLING)
+    since = models.DateTimeField(default=timezone.now)
+    error_code = models.CharField(max_length=40, blank=True)
+
+    def __str__(self) -> str:
+        return f"watch of mailbox {self.mailbox_id}: {self.state}"
+
+
 class FetchRun(models.Model):
     """One fetch of one mailbox: shown in the UI as "last fetched … found N".
 
@@ -45,6 +90,7 @@ class FetchRun(models.Model):
         BUTTON = "button"
         COMMAND = "command"
         REPAIR = "repair"
+        PUSH = "push"  # the server announced new mail (IMAP IDLE)
 
     mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="fetch_runs")
     trigger = models.CharField(max_length=10, choices=Trigger.choices)
@@ -58,6 +104,13 @@ class FetchRun(models.Model):
     new_messages = models.PositiveIntegerField(default=0)
     error_code = models.CharField(max_length=40, blank=True)
     error_params = models.JSONField(default=dict, blank=True)
+    #: New mail was announced while this run was open: it reads the inbox, and
+    #: once more after it ends if the news came after it had started.
+    again = models.BooleanField(default=False)
+    #: The worker process running it (None for ``postkamer fetch`` and old runs).
+    worker = models.ForeignKey(
+        Worker, on_delete=models.SET_NULL, null=True, blank=True, related_name="runs"
+    )
 
     class Meta:
         ordering = ["-queued_at", "-pk"]

@@ -24,8 +24,10 @@ from postkamer.mailboxes.models import Mailbox
 
 log = logging.getLogger(__name__)
 
-# Huey runs higher numbers first: a person waiting beats the periodic schedule.
+# Huey runs higher numbers first: a person waiting beats new mail the server
+# announced, which beats the periodic schedule.
 BUTTON_PRIORITY = 100
+PUSH_PRIORITY = 50
 INTERVAL_PRIORITY = 0
 
 #: A queued run that has not started after this long lost its task.
@@ -38,7 +40,19 @@ DEFER_SECONDS = 3
 
 def priority(run: FetchRun) -> int:
     """The Huey priority of ``run``'s task."""
-    return INTERVAL_PRIORITY if run.trigger == FetchRun.Trigger.INTERVAL else BUTTON_PRIORITY
+    if run.trigger == FetchRun.Trigger.INTERVAL:
+        return PUSH_PRIORITY if run.again else INTERVAL_PRIORITY
+    if run.trigger == FetchRun.Trigger.PUSH:
+        return PUSH_PRIORITY
+    return BUTTON_PRIORITY
+
+
+def counts_errors(run: FetchRun) -> bool:
+    """Whether a failure of ``run`` counts toward switching the mailbox off: the
+    automatic ones do (the schedule, and new mail the server announced, so a
+    mailbox whose fetches keep failing is switched off however they were asked
+    for); a person pressing the button or running the command does not."""
+    return run.trigger in (FetchRun.Trigger.INTERVAL, FetchRun.Trigger.PUSH)
 
 
 def is_stale(run: FetchRun, now: dt.datetime | None = None) -> bool:
@@ -84,6 +98,8 @@ def request_fetch(
         current = open_run(mailbox)
         if current is not None:
             if not is_stale(current):
+                if trigger == FetchRun.Trigger.PUSH and not _mark_again(current):
+                    continue  # it finished just now: open a new one
                 return current
             if abandon(current):
                 log.warning("fetch run %s of mailbox %s was abandoned", current.pk, mailbox.pk)
@@ -99,6 +115,17 @@ def request_fetch(
             transaction.on_commit(lambda new=run: schedule(new))
         return run
     raise RuntimeError(f"could not open a fetch run for mailbox {mailbox.pk}")
+
+
+def _mark_again(run: FetchRun) -> bool:
+    """New mail while ``run`` is open: mark it, so it reads the inbox (and runs
+    once more if it had started); False when it finished meanwhile. The run's own
+    last step reads the mark after closing the run, so no news falls in between."""
+    if run.again:
+        return True
+    marked = FetchRun.objects.filter(pk=run.pk, finished_at__isnull=True).update(again=True)
+    run.again = bool(marked)
+    return bool(marked)
 
 
 def schedule(run: FetchRun, delay: float = 0) -> None:

@@ -138,9 +138,10 @@ class FolderSync:
             self.progress(self.done, self.total, self.bytes)
 
 
-def folders(mailbox: Mailbox) -> list[tuple[str, str]]:
-    """The (role, server folder) pairs to sync: INBOX, then junk and sent if chosen."""
-    chosen = [(Folder.INBOX.value, "INBOX")]
+def folders(mailbox: Mailbox, *, inbox: bool = True) -> list[tuple[str, str]]:
+    """The (role, server folder) pairs to sync: INBOX (unless ``inbox`` is False:
+    a watcher holds it in IDLE), then junk and sent if chosen."""
+    chosen = [(Folder.INBOX.value, "INBOX")] if inbox else []
     if mailbox.junk_folder:
         chosen.append((Folder.JUNK.value, mailbox.junk_folder))
     if mailbox.sent_folder:
@@ -148,7 +149,13 @@ def folders(mailbox: Mailbox) -> list[tuple[str, str]]:
     return chosen
 
 
-def sync(mailbox: Mailbox, token: str | None = None, progress: Progress | None = None) -> int:
+def sync(
+    mailbox: Mailbox,
+    token: str | None = None,
+    progress: Progress | None = None,
+    *,
+    inbox: bool = True,
+) -> int:
     """Fetch the mailbox's folders (INBOX, junk, sent) and commit new messages;
     returns how many were stored. Does not claim: the caller holds ``token``.
 
@@ -163,7 +170,7 @@ def sync(mailbox: Mailbox, token: str | None = None, progress: Progress | None =
     stored = 0
     missing: list[errors.FolderMissing] = []
     try:
-        for role, name in folders(mailbox):
+        for role, name in folders(mailbox, inbox=inbox):
             try:
                 stored += syncer.run(
                     role,

@@ -11,9 +11,11 @@ from huey.contrib.djhuey import db_periodic_task, db_task
 def fetch_task(run_id: int) -> bool:
     """Run the queued fetch ``run_id`` within its office's share of the workers;
     returns True on success."""
-    from postkamer.fetching import engine
+    from postkamer.fetching import engine, push
 
-    return engine.run_queued(run_id, share=settings.POSTKAMER_TENANT_FETCHES)
+    return engine.run_queued(
+        run_id, share=settings.POSTKAMER_TENANT_FETCHES, worker=push.current_worker()
+    )
 
 
 @db_periodic_task(crontab(minute="*"))

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from postkamer.fetching import repair
+from postkamer.fetching import push, repair
 from postkamer.fetching.forms import RepairSyncForm
 from postkamer.mailboxes import access
 from postkamer.mailboxes.guards import email_module_required
@@ -29,6 +29,19 @@ def repair_section(
     if access.right_problem(request.user, access.REPAIR) is not None:
         return None
     return {"form": page.get("repair_form") or RepairSyncForm()}
+
+
+def push_section(
+    request: HttpRequest, mailbox: Mailbox, page: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """How new mail of this mailbox is noticed (see ``push.status``)."""
+    state, since = push.status(mailbox)
+    return {
+        "push": state,
+        "since": since,
+        "interval": mailbox.interval_minutes or 0,
+        "reason": push.reason(mailbox) if state == push.POLLING else "",
+    }
 
 
 def _module_url(mailbox: Mailbox) -> str:

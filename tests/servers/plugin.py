@@ -2,7 +2,7 @@
 
 Port blocks: worker ``gwN`` of pytest-xdist uses ``31200 + 100 * (N + 1)``;
 a run without xdist uses 31200.  Within a block: Dovecot ``+1`` IMAP, ``+2``
-IMAPS, ``+3`` LMTP; SMTP ``+25`` STARTTLS, ``+26`` implicit TLS, ``+27`` plain.
+IMAPS, ``+3`` LMTP; the Dovecot without IDLE ``+5``..``+7``; SMTP ``+25`` STARTTLS, ``+26`` implicit TLS, ``+27`` plain.
 The silent server, the closed port and Dovecot's OAuth2 introspection use
 ephemeral ports.  Offsets +4..+24 and +28..+99 are free for other fixtures
 (RECIPES uses +21/+22 for a fake IdP, +53 for DNS, +80 for a web server).
@@ -43,7 +43,7 @@ BASE_CANDIDATES = tuple(range(31200, 32768 - 3 * PORT_BLOCK + 1, 3 * PORT_BLOCK)
     range(28200, 31200, 3 * PORT_BLOCK)
 )
 #: The offsets inside a block that fixtures listen on (see the module docstring).
-_LISTEN_OFFSETS = (1, 2, 3, 25, 26, 27, 40, 53)
+_LISTEN_OFFSETS = (1, 2, 3, 5, 6, 7, 25, 26, 27, 40, 53)
 _held_lock: object = None
 
 
@@ -112,6 +112,26 @@ def dovecot(test_ca: TestCA) -> Iterator[Dovecot]:
     """A running Dovecot for the whole session (stop costs about 1 s)."""
     workdir = make_workdir()
     server = Dovecot(workdir, worker_port_base(), test_ca)
+    server.start()
+    yield server
+    server.close()
+    remove_workdir(workdir)
+
+
+#: What Dovecot announces after login, less IDLE (its other extensions stay).
+CAPABILITY_WITHOUT_IDLE = (
+    "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE SORT UNSELECT CHILDREN NAMESPACE "
+    "UIDPLUS LIST-EXTENDED CONDSTORE ESEARCH LIST-STATUS MOVE LITERAL+ SPECIAL-USE"
+)
+
+
+@pytest.fixture(scope="session")
+def dovecot_without_idle(test_ca: TestCA) -> Iterator[Dovecot]:
+    """A second Dovecot whose capabilities lack IDLE; started only when a test asks."""
+    workdir = make_workdir()
+    server = Dovecot(
+        workdir, worker_port_base() + 4, test_ca, imap_capability=CAPABILITY_WITHOUT_IDLE
+    )
     server.start()
     yield server
     server.close()
