@@ -47,7 +47,7 @@ from postkamer.fetching.pool import (
 from postkamer.fetching.sync import Progress, sync
 from postkamer.mail import errors
 from postkamer.mailboxes import oauth
-from postkamer.mailboxes.models import OAUTH_TYPES, Mailbox, MailboxType, MicrosoftAuth
+from postkamer.mailboxes.models import Mailbox
 
 __all__ = [
     "LEASE",
@@ -271,10 +271,7 @@ def dispatch_due(now: dt.datetime | None = None) -> int:
     due = (
         Mailbox.objects.filter(interval_minutes__isnull=False, disabled_code="")
         .filter(Q(next_fetch_at__isnull=True) | Q(next_fetch_at__lte=now))
-        .exclude(
-            Q(type__in=OAUTH_TYPES, oauth_grant__isnull=True)
-            & ~Q(type=MailboxType.OFFICE365, microsoft_auth=MicrosoftAuth.APPLICATION)
-        )
+        .exclude(oauth.never_connected())
         .only("pk", "next_fetch_at", "interval_minutes", "junk_folder", "sent_folder")
     )
     due = list(due)

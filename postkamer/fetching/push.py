@@ -38,8 +38,9 @@ from postkamer.fetching import queue
 from postkamer.fetching.models import FetchRun, FolderState, Watch, Worker
 from postkamer.fetching.pool import pool_key
 from postkamer.mail.net import ServerSettings
+from postkamer.mailboxes import oauth
 from postkamer.mailboxes.connection import imap_settings
-from postkamer.mailboxes.models import Mailbox, MailboxType
+from postkamer.mailboxes.models import Mailbox
 from postkamer.messages.models import Folder
 
 IDLE = Watch.State.IDLE
@@ -64,9 +65,11 @@ def _chunks(ids: Iterable[int]) -> Iterator[list[int]]:
 
 
 def watchable() -> QuerySet[Mailbox]:
-    """The mailboxes that should be watched: IMAP, with an interval, not switched off."""
-    return Mailbox.objects.filter(
-        type=MailboxType.IMAP, interval_minutes__isnull=False, disabled_code=""
+    """The mailboxes that should be watched: with an interval, not switched off, and
+    able to log in (Office 365 and Google ones once connected: XOAUTH2 with a fresh
+    token from ``server_settings``, like the fetch)."""
+    return Mailbox.objects.filter(interval_minutes__isnull=False, disabled_code="").exclude(
+        oauth.never_connected()
     )
 
 
@@ -289,9 +292,9 @@ def status(mailbox: Mailbox) -> tuple[str, dt.datetime | None]:
     except Watch.DoesNotExist:
         watch = None
     eligible = (
-        mailbox.type == MailboxType.IMAP
-        and mailbox.interval_minutes is not None
+        mailbox.interval_minutes is not None
         and not mailbox.disabled_code
+        and not oauth.is_never_connected(mailbox)
     )
     if not eligible:
         return OFF, watch.since if watch is not None and watch.state == OFF else None

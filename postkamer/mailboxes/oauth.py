@@ -41,7 +41,14 @@ from postkamer import crypto
 from postkamer.accounts.models import Notification
 from postkamer.mail import errors, oauth2
 from postkamer.mailboxes import access, audit, providers
-from postkamer.mailboxes.models import AuditAction, Mailbox, MicrosoftAuth, OAuthGrant
+from postkamer.mailboxes.models import (
+    OAUTH_TYPES,
+    AuditAction,
+    Mailbox,
+    MailboxType,
+    MicrosoftAuth,
+    OAuthGrant,
+)
 from postkamer.mailboxes.trust import ssl_context
 
 log = logging.getLogger(__name__)
@@ -303,6 +310,27 @@ def login_refused(mailbox: Mailbox, error: BaseException) -> None:
         OAuthGrant.objects.filter(
             mailbox_id=mailbox.pk, access_use_until__gt=timezone.now()
         ).update(access_use_until=timezone.now())
+
+
+def never_connected() -> Q:
+    """Q for Office 365 and Google mailboxes nobody has signed in for (app-only
+    Office 365 needs no sign-in): they cannot log in, so nothing should try to fetch
+    or watch them. One whose sign-in expired still counts as connected, so its
+    errors are counted and its owners told."""
+    return Q(type__in=OAUTH_TYPES, oauth_grant__isnull=True) & ~Q(
+        type=MailboxType.OFFICE365, microsoft_auth=MicrosoftAuth.APPLICATION
+    )
+
+
+def is_never_connected(mailbox: Mailbox) -> bool:
+    """:func:`never_connected` for one mailbox (its grant may be select_related)."""
+    if mailbox.type not in OAUTH_TYPES:
+        return False
+    if mailbox.type == MailboxType.OFFICE365 and (
+        mailbox.microsoft_auth == MicrosoftAuth.APPLICATION
+    ):
+        return False
+    return grant_of(mailbox) is None
 
 
 def reconnect_needed_ids(mailbox_ids: list[int]) -> set[int]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import imaplib
 import json
 import os
 import re
@@ -378,15 +379,17 @@ service anvil {{
                 client = imapclient.IMAPClient(
                     "127.0.0.1", port=self.imap_port, ssl=False, timeout=5
                 )
-            except OSError:
-                client = None  # the master is restarting its listeners
+            except (OSError, imaplib.IMAP4.error):
+                # The master is restarting its listeners, or a login process that
+                # is shutting down greets with "* BYE Shutting down".
+                client = None
             if client is not None:
                 try:
                     # SASL PLAIN is UTF-8: fine for non-ASCII passwords, too.
                     client.plain_login(email, password)
                     return
-                except imapclient.exceptions.LoginError:
-                    pass
+                except (OSError, imaplib.IMAP4.error):
+                    pass  # refused (LoginError is one) or cut off by the reload
                 finally:
                     with contextlib.suppress(Exception):
                         client.logout()
