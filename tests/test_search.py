@@ -4,8 +4,10 @@ tsvector with a GIN index on PostgreSQL), kept current for mail the fetch stores
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -214,3 +216,107 @@ def test_a_search_with_very_many_results_says_so_instead_of_counting_them_all(
     assert "Premie 4" in html and "Premie 3" in html and "Pagina 1 van 2" in html
     html = client.get(f"/email/?mailbox={office.mailbox.pk}&q=premie+4").content.decode()
     assert "1 bericht gevonden" in html
+
+
+# -- PostgreSQL: the index is built after the fetch ----------------------------------
+
+postgres_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite indexes in the same statement"
+)
+
+
+def _vector_is_set(message: Message) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT search IS NOT NULL FROM {search.TABLE} WHERE id = %s", [message.pk])
+        return cursor.fetchone()[0]
+
+
+@postgres_only
+def test_postgres_finds_new_mail_before_and_after_its_search_index_is_built(office):
+    box = Message.objects.filter(mailbox=office.mailbox)
+    message = factories.stored(
+        office.mailbox,
+        factories.mime_message(subject="Hypotheekofferte", text="De rente staat vast."),
+    )
+    assert not _vector_is_set(message) and search.pending_count() == 1
+    out = io.StringIO()
+    call_command("status", stdout=out)
+    assert "Messages waiting for the search index: 1" in out.getvalue()
+    assert list(search.matching(box, "hypotheekofferte")) == [message]
+    assert list(search.matching(box, "rente vast")) == [message]
+
+    assert search.index_pending() == 1
+    assert _vector_is_set(message) and search.pending_count() == 0
+    assert list(search.matching(box, "hypotheekofferte")) == [message]
+    assert list(search.matching(box, "jan@klant.test")) == [message]
+    assert not search.matching(box, "hypotheekoffertes").exists()
+    assert search.index_pending() == 0
+
+
+@postgres_only
+def test_postgres_indexes_again_after_a_changed_subject_and_never_finds_the_old_one(office):
+    box = Message.objects.filter(mailbox=office.mailbox)
+    message = factories.stored(office.mailbox, factories.mime_message(subject="Verhuizing"))
+    search.index_pending()
+    Message.objects.filter(pk=message.pk).update(subject="Adreswijziging")
+    assert not _vector_is_set(message)
+    assert not search.matching(box, "verhuizing").exists()
+    assert list(search.matching(box, "adreswijziging")) == [message]
+    # Changing anything else keeps the vector.
+    search.index_pending()
+    Message.objects.filter(pk=message.pk).update(seen_on_server=True)
+    assert _vector_is_set(message)
+
+
+@postgres_only
+def test_postgres_indexes_in_batches_up_to_a_limit(office, monkeypatch):
+    monkeypatch.setattr(search, "INDEX_BATCH", 2)
+    for i in range(5):
+        factories.stored(office.mailbox, factories.mime_message(subject=f"Polis {i}"))
+    assert search.index_pending(limit=3) == 3
+    assert search.pending_count() == 2
+    assert search.index_pending() == 2
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_postgres_indexes_a_stored_batch_once_it_commits(office):
+    # The batch's commit queues the index task (inline in the tests' Huey).
+    message = factories.stored(office.mailbox, factories.mime_message(subject="Schade"))
+    assert _vector_is_set(message)
+    assert search.pending_count() == 0
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_two_postgres_indexers_skip_each_others_rows_instead_of_waiting(office):
+    import psycopg
+
+    from postkamer.messages import signals
+
+    signals.messages_stored.disconnect(dispatch_uid="mailmessages-search-index")
+    try:
+        first = factories.stored(office.mailbox, factories.mime_message(subject="Eerste"))
+        factories.stored(office.mailbox, factories.mime_message(subject="Tweede"))
+    finally:
+        from postkamer.messages import tasks
+
+        signals.messages_stored.connect(tasks.queue_index, dispatch_uid="mailmessages-search-index")
+    settings = connection.settings_dict
+    other = psycopg.connect(
+        dbname=settings["NAME"],
+        user=settings["USER"],
+        password=settings["PASSWORD"],
+        host=settings["HOST"],
+        port=settings["PORT"] or 5432,
+    )
+    try:
+        # Another indexer holds the first row.
+        other.execute(f"SELECT id FROM {search.TABLE} WHERE id = %s FOR UPDATE", [first.pk])
+        assert search.index_pending() == 1
+        assert not _vector_is_set(first)
+        other.rollback()
+        assert search.index_pending() == 1
+        assert _vector_is_set(first)
+    finally:
+        other.close()

@@ -17,3 +17,8 @@ class MessagesConfig(AppConfig):
     def ready(self) -> None:
         # After every migrate, not just ours: see search.ensure_sqlite_triggers.
         post_migrate.connect(_search_triggers, dispatch_uid="mailmessages-search-triggers")
+        # PostgreSQL's search index is built after each stored batch, not during it.
+        from postkamer.messages import tasks
+        from postkamer.messages.signals import messages_stored
+
+        messages_stored.connect(tasks.queue_index, dispatch_uid="mailmessages-search-index")

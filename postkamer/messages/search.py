@@ -6,10 +6,17 @@
   stored twice. Contentless rows can only be deleted by repeating the values they
   were indexed with; the delete trigger computes them from the old row with the
   same expressions.
-- PostgreSQL: a stored generated ``tsvector`` column ``search`` (the ``dutch``
-  configuration for subject and body, ``simple`` for names and addresses, split
-  at ``@`` and ``.`` so a part of an address is found) with a GIN index. The
-  database computes it on every INSERT; Django's model does not know the column.
+- PostgreSQL: a ``tsvector`` column ``search`` (the ``dutch`` configuration for
+  subject and body, ``simple`` for names and addresses, split at ``@`` and ``.`` so
+  a part of an address is found) with a GIN index, computed by the SQL function
+  ``postkamer_search_vector``. The fetch does not wait for it: rows are inserted
+  with ``search`` NULL and :func:`index_pending` fills it afterwards, in batches
+  (queued after every stored batch, and swept every minute). Until then a search
+  computes the vector of those rows on the fly, so a message is found from the
+  moment it is stored. The parser and stemmer cost about half a millisecond per
+  message, more than the rest of storing it (bench/README.md). A change of
+  subject, body or addresses sets ``search`` back to NULL (a trigger). Django's
+  model does not know the column.
 
 Both index at most the first :data:`BODY_LIMIT` characters of the body: a
 PostgreSQL ``tsvector`` may not exceed 1 MB, and an oversized message must never
@@ -23,7 +30,7 @@ from __future__ import annotations
 
 import re
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from postkamer.messages.models import Message
@@ -107,19 +114,55 @@ def _pg_whole_addresses() -> str:
     return f"to_tsvector('simple'::regconfig, {columns})"
 
 
+# One function computes a message's vector, for the index and for rows not yet indexed.
+POSTGRES_VECTOR = "postkamer_search_vector"
+_VECTOR_ARGS = "subject, text, from_addresses, to_addresses, cc_addresses"
+_ROW_VECTOR = (
+    f"{POSTGRES_VECTOR}({TABLE}.subject, {TABLE}.text, {TABLE}.from_addresses, "
+    f"{TABLE}.to_addresses, {TABLE}.cc_addresses)"
+)
+
 POSTGRES_ADD = [
-    f"ALTER TABLE {TABLE} ADD COLUMN search tsvector GENERATED ALWAYS AS ("
+    f"CREATE FUNCTION {POSTGRES_VECTOR}(subject text, text text, from_addresses jsonb, "
+    "to_addresses jsonb, cc_addresses jsonb) RETURNS tsvector "
+    "LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURN "
     f"setweight(to_tsvector('dutch'::regconfig, coalesce(subject, '')), 'A') || "
     f"{_pg_addresses('from_addresses')} || {_pg_addresses('to_addresses')} || "
     f"{_pg_addresses('cc_addresses')} || {_pg_whole_addresses()} || "
-    f"to_tsvector('dutch'::regconfig, left(coalesce(text, ''), {BODY_LIMIT}))"
-    ") STORED",
-    f"CREATE INDEX message_search_idx ON {TABLE} USING GIN (search)",
+    f"to_tsvector('dutch'::regconfig, left(coalesce(text, ''), {BODY_LIMIT}))",
+    f"ALTER TABLE {TABLE} ADD COLUMN search tsvector",
+    # Partial: a row inserted without its vector costs the GIN index nothing (a
+    # strict @@ implies IS NOT NULL, so searches still use it).
+    f"CREATE INDEX message_search_idx ON {TABLE} USING GIN (search) WHERE search IS NOT NULL",
+    # The rows the indexer still has to do: a small index, empty once it caught up.
+    f"CREATE INDEX message_unindexed_idx ON {TABLE} (id) WHERE search IS NULL",
+    # A changed subject, body or address list makes the row "not indexed" again.
+    "CREATE FUNCTION postkamer_search_stale() RETURNS trigger LANGUAGE plpgsql AS $$ "
+    "BEGIN NEW.search := NULL; RETURN NEW; END $$",
+    f"CREATE TRIGGER message_search_stale BEFORE UPDATE OF {_VECTOR_ARGS} ON {TABLE} "
+    "FOR EACH ROW WHEN (OLD.subject IS DISTINCT FROM NEW.subject "
+    "OR OLD.text IS DISTINCT FROM NEW.text "
+    "OR OLD.from_addresses IS DISTINCT FROM NEW.from_addresses "
+    "OR OLD.to_addresses IS DISTINCT FROM NEW.to_addresses "
+    "OR OLD.cc_addresses IS DISTINCT FROM NEW.cc_addresses) "
+    "EXECUTE FUNCTION postkamer_search_stale()",
 ]
 POSTGRES_DROP = [
+    f"DROP TRIGGER IF EXISTS message_search_stale ON {TABLE}",
+    "DROP FUNCTION IF EXISTS postkamer_search_stale()",
+    "DROP INDEX IF EXISTS message_unindexed_idx",
     "DROP INDEX IF EXISTS message_search_idx",
     f"ALTER TABLE {TABLE} DROP COLUMN IF EXISTS search",
+    f"DROP FUNCTION IF EXISTS {POSTGRES_VECTOR}(text, text, jsonb, jsonb, jsonb)",
 ]
+# A batch of rows not yet indexed, taken so that two indexers never do the same row
+# and never wait for each other (or for a fetch still inserting).
+_POSTGRES_INDEX = (
+    f"UPDATE {TABLE} SET search = {_ROW_VECTOR} WHERE id IN ("  # noqa: S608
+    f"SELECT id FROM {TABLE} WHERE search IS NULL ORDER BY id LIMIT %s "
+    "FOR UPDATE SKIP LOCKED)"
+)
+INDEX_BATCH = 500
 
 
 def words(query: str) -> list[str]:
@@ -169,8 +212,13 @@ def matching(messages: QuerySet[Message], query: str) -> QuerySet[Message]:
         whole = "to_tsquery('simple'::regconfig, %s)"
         tsquery = " && ".join([whole] * len(addresses) + [one] * len(prefixes))
         params = [*addresses, *(p for t in prefixes for p in (f"{t}:*", f"{t}:*"))]
+        # Rows not indexed yet are computed on the fly; the partial index finds them.
+        where = (
+            f"({TABLE}.search @@ ({tsquery}) OR "
+            f"({TABLE}.search IS NULL AND {_ROW_VECTOR} @@ ({tsquery})))"
+        )
         return messages.extra(  # noqa: S610 - only the fixed SQL above; words are parameters
-            where=[f"{TABLE}.search @@ ({tsquery})"], params=params
+            where=[where], params=params + params
         )
     # FTS5: each word quoted (no operators from the user) and made a prefix. The
     # unary "+" keeps SQLite from driving the query by the matches (a lookup and a
@@ -184,3 +232,31 @@ def matching(messages: QuerySet[Message], query: str) -> QuerySet[Message]:
         where=[f"+{TABLE}.id IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s)"],  # noqa: S608
         params=[match],
     )
+
+
+def index_pending(limit: int | None = None) -> int:
+    """Compute the search vector of stored messages that have none yet (PostgreSQL),
+    :data:`INDEX_BATCH` rows per transaction, until none is left or ``limit`` rows
+    are done; returns how many. Safe to run in any number of processes at once.
+    On SQLite the index is kept by triggers, and this does nothing."""
+    if connection.vendor != "postgresql":
+        return 0
+    done = 0
+    while limit is None or done < limit:
+        size = INDEX_BATCH if limit is None else min(INDEX_BATCH, limit - done)
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(_POSTGRES_INDEX, [size])
+            count = cursor.rowcount
+        done += count
+        if count < size:
+            break
+    return done
+
+
+def pending_count() -> int:
+    """How many stored messages wait for their search vector (0 on SQLite)."""
+    if connection.vendor != "postgresql":
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {TABLE} WHERE search IS NULL")  # noqa: S608
+        return int(cursor.fetchone()[0])

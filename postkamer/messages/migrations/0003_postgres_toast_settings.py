@@ -6,7 +6,8 @@ it moves it out of line. An initial sync spent most of the server's CPU there
 
 * raw mail (``RawMessage.data``) is mostly base64 attachments that hardly
   compress: kept out of line and uncompressed (``STORAGE EXTERNAL``);
-* the parsed text and HTML compress well, but pglz is slow: lz4 instead, about
+* the parsed text and HTML (and the search vector, ``messages/search.py``)
+  compress well, but pglz is slow: lz4 instead, about
   ten times faster for a similar size, where the server was built with it
   (Debian's and the official images are; ``default_toast_compression`` lists
   it then).
@@ -17,7 +18,7 @@ is. SQLite has no such thing, so nothing happens there.
 
 from django.db import migrations
 
-_LZ4_COLUMNS = ("text", "html")
+_LZ4_COLUMNS = ("text", "html", "search")
 
 
 def _lz4_available(schema_editor) -> bool:

@@ -6,10 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
+from django.db import connection
 from django.utils import timezone
 
 from postkamer.fetching import push
 from postkamer.fetching.models import FetchRun, Watch, Worker
+from postkamer.messages import search
 
 
 def _age(moment: Any, now: Any) -> str:
@@ -22,7 +24,8 @@ def _age(moment: Any, now: Any) -> str:
 class Command(BaseCommand):
     help = (
         "Show the worker processes: mailboxes they watch (IMAP IDLE), connections open, "
-        "fetches running, their oldest lease; and the fetches waiting in the queue."
+        "fetches running, their oldest lease; the fetches waiting in the queue, and (on "
+        "PostgreSQL) the messages waiting for the search index."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -47,6 +50,8 @@ class Command(BaseCommand):
             f"{Watch.objects.filter(state=push.IDLE, lease_until__gt=now).count()} watched (IDLE), "
             f"{push.watchable().count()} with automatic fetching"
         )
+        if connection.vendor == "postgresql":
+            out(f"Messages waiting for the search index: {search.pending_count()}")
         if not workers:
             out("No worker is running.")
             return
