@@ -15,6 +15,8 @@ import contextlib
 import socket
 import threading
 
+from tests.servers import loopback
+
 
 class DrippingProxy:
     """Forwards 127.0.0.1:``port`` to ``target_port``; the server's bytes after the
@@ -33,11 +35,7 @@ class DrippingProxy:
         self.chunk = chunk
         self.connections = 0
         self._dripping = threading.Event()
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(16)
-        self.port: int = self._sock.getsockname()[1]
+        self._sock, self.port = loopback.listen()
         self._open: list[socket.socket] = []
         self._stopped = threading.Event()
         threading.Thread(target=self._serve, name="dripping-proxy", daemon=True).start()

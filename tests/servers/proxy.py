@@ -10,6 +10,8 @@ import contextlib
 import socket
 import threading
 
+from tests.servers import loopback
+
 
 class CuttingProxy:
     """Forwards 127.0.0.1:``port`` to ``target_port``; with ``cut_after`` set, each
@@ -19,11 +21,7 @@ class CuttingProxy:
         self.target_port = target_port
         self.cut_after: int | None = None
         self.cuts = 0
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(16)
-        self.port: int = self._sock.getsockname()[1]
+        self._sock, self.port = loopback.listen()
         self._open: list[socket.socket] = []
         threading.Thread(target=self._serve, name="cutting-proxy", daemon=True).start()
 

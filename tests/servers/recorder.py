@@ -18,6 +18,8 @@ import ssl
 import threading
 from pathlib import Path
 
+from tests.servers import loopback
+
 _LITERAL = re.compile(rb"\{(\d+)(\+?)\}\r\n$")
 
 
@@ -27,11 +29,7 @@ class RecordingImapServer:
     def __init__(self, cert: Path, key: Path) -> None:
         self._tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self._tls.load_cert_chain(str(cert), str(key))
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(16)
-        self.port: int = self._sock.getsockname()[1]
+        self._sock, self.port = loopback.listen()
         self.connections = 0
         self.received = bytearray()
         self._lock = threading.Lock()

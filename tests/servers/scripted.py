@@ -13,6 +13,8 @@ import contextlib
 import socket
 import threading
 
+from tests.servers import loopback
+
 
 class ScriptedImap:
     """Listens on 127.0.0.1 (ephemeral port) until :meth:`stop`."""
@@ -20,11 +22,7 @@ class ScriptedImap:
     def __init__(self) -> None:
         self.fetch_reply = b"TAG OK done\r\n"
         self.commands: list[bytes] = []
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(16)
-        self.port: int = self._sock.getsockname()[1]
+        self._sock, self.port = loopback.listen()
         self._clients: list[socket.socket] = []
         threading.Thread(target=self._serve, name="scripted-imap", daemon=True).start()
 

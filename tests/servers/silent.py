@@ -6,17 +6,15 @@ import contextlib
 import socket
 import threading
 
+from tests.servers import loopback
+
 
 class SilentServer:
     """Listens on 127.0.0.1 (ephemeral port), accepts every connection and
     keeps it open without sending anything, until :meth:`stop`."""
 
     def __init__(self) -> None:
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(64)
-        self.port: int = self._sock.getsockname()[1]
+        self._sock, self.port = loopback.listen(64)
         self._clients: list[socket.socket] = []
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="silent-server", daemon=True)
