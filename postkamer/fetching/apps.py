@@ -7,9 +7,9 @@ class FetchingConfig(AppConfig):
     verbose_name = "Fetching"
 
     def ready(self) -> None:
-        from postkamer.fetching import logs
         from postkamer.fetching.views import push_section, repair_section
         from postkamer.mailboxes import extensions
+        from postkamer.shared import tasklogs
 
         # How new mail is noticed, and the repair section, on the mailbox page
         # (mailboxes must not import fetching).
@@ -19,4 +19,4 @@ class FetchingConfig(AppConfig):
         extensions.add_page_section(
             extensions.PageSection("fetching/_repair_section.html", repair_section)
         )
-        logs.install()
+        tasklogs.install("dispatch_due_fetches")

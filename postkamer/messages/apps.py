@@ -20,5 +20,9 @@ class MessagesConfig(AppConfig):
         # PostgreSQL's search index is built after each stored batch, not during it.
         from postkamer.messages import tasks
         from postkamer.messages.signals import messages_stored
+        from postkamer.shared import tasklogs
 
         messages_stored.connect(tasks.queue_index, dispatch_uid="mailmessages-search-index")
+        # The indexer logs how many it indexed, when it indexed any; not every run.
+        tasklogs.install("index_search_task")
+        tasklogs.install("index_search_sweep")

@@ -3,32 +3,40 @@ after the fetch (see ``messages/search.py``)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.db import connection
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
+log = logging.getLogger(__name__)
+
 #: As low as the interval fetches: new mail is found by search before it is indexed
 #: (more slowly), so the index never holds up a fetch.
 INDEX_PRIORITY = 0
 
 
+def _index() -> int:
+    from postkamer.messages import search
+
+    done = search.index_pending()
+    if done:
+        log.info("indexed %d messages for search", done)
+    return done
+
+
 @db_task()
 def index_search_task() -> int:
     """Index every stored message that has no search vector yet; returns how many."""
-    from postkamer.messages import search
-
-    return search.index_pending()
+    return _index()
 
 
 @db_periodic_task(crontab(minute="*"))
 def index_search_sweep() -> int:
     """Every minute: index what no queued task did (mail stored by sending, a task
     lost with its worker); returns how many."""
-    from postkamer.messages import search
-
-    return search.index_pending()
+    return _index()
 
 
 def queue_index(sender: Any, **kwargs: Any) -> None:

@@ -1,10 +1,11 @@
 """Keep the worker's log to what happened.
 
 Huey logs three lines a minute for each periodic dispatcher (enqueued, executing,
-executed), whether or not anything was due. A dispatcher logs what it queued
-itself (``engine.dispatch_due`` for fetches), so Huey's lines about it are dropped;
-its warnings and errors still pass. Other apps' dispatchers (sending's) are made
-quiet the same way with :func:`install`.
+executed), whether or not anything was due, and two for every run of a routine
+task. Such a task logs what it did itself (``engine.dispatch_due`` what it queued,
+the search indexer how many messages it indexed), so each app names its tasks with
+:func:`install` and Huey's routine lines about them are dropped; their warnings and
+errors still pass.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class QuietDispatch(logging.Filter):
         return not any(task in str(arg) for arg in args for task in QUIET_TASKS)
 
 
-def install(task: str = "dispatch_due_fetches") -> None:
+def install(task: str) -> None:
     """Drop Huey's routine lines about the periodic task ``task`` (a function name)."""
     QUIET_TASKS.add(task)
     for name in HUEY_LOGGERS:
