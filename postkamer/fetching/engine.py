@@ -190,7 +190,7 @@ def run_queued(
         return False
     mailbox = run.mailbox
     try:
-        token = claim(mailbox.pk, share=share)
+        token = claim(mailbox.pk, share=share, worker=worker)
     except ShareFull:
         _requeue(run, announced)
         log.info(

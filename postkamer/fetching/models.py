@@ -3,6 +3,9 @@ worker processes and who watches which inbox with IMAP IDLE."""
 
 from __future__ import annotations
 
+import datetime as dt
+
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -33,6 +36,16 @@ class FolderState(models.Model):
         return f"{self.mailbox_id}:{self.role}:{self.name}"
 
 
+class WorkerQuerySet(models.QuerySet["Worker"]):
+    def live(self, now: dt.datetime | None = None) -> WorkerQuerySet:
+        """Workers that reported within one watch lease and have not stopped: they
+        share the watched mailboxes, and a fetch lease held by any other worker is
+        free (``fetching.lease``)."""
+        now = now or timezone.now()
+        window = dt.timedelta(seconds=settings.POSTKAMER_WATCH_LEASE)
+        return self.filter(stopped_at__isnull=True, last_seen__gte=now - window)
+
+
 class Worker(models.Model):
     """A ``postkamer worker`` process as it last reported itself (``postkamer status``
     reads these); the live ones share the watched mailboxes between them."""
@@ -46,6 +59,8 @@ class Worker(models.Model):
     #: Mailboxes whose inbox it holds in IDLE, and its watcher connections open.
     watching = models.PositiveIntegerField(default=0)
     connections = models.PositiveIntegerField(default=0)
+
+    objects = WorkerQuerySet.as_manager()
 
     def __str__(self) -> str:
         return self.name

@@ -116,8 +116,7 @@ def heartbeat(worker_id: int, watching: int, connections: int) -> None:
 
 def live_workers(now: dt.datetime | None = None) -> QuerySet[Worker]:
     """Workers that reported within one lease and have not stopped."""
-    now = now or timezone.now()
-    return Worker.objects.filter(stopped_at__isnull=True, last_seen__gte=now - lease())
+    return Worker.objects.live(now)
 
 
 def stop(worker_id: int) -> int:

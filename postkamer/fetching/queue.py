@@ -5,8 +5,9 @@ A mailbox has at most one open run (queued or running): asking again while one i
 open returns that run, so 300 presses of the button queue one fetch, and the
 command line waits for the run the worker already has. A database constraint
 keeps it so across processes. An open run whose worker is gone (queued far too
-long, or running without a lease on its mailbox) is closed as ``abandoned`` when
-someone asks again, so a lost task never blocks the mailbox.
+long, running in a worker process that is no longer live, or running without a
+lease on its mailbox) is closed as ``abandoned`` when someone asks again, so a
+lost task never blocks the mailbox.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from django.utils import timezone
 
 from postkamer.accounts.models import User
 from postkamer.fetching import lease, problems
-from postkamer.fetching.models import FetchRun
+from postkamer.fetching.models import FetchRun, Worker
 from postkamer.mailboxes.models import Mailbox
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,8 @@ def is_stale(run: FetchRun, now: dt.datetime | None = None) -> bool:
         return False
     if run.started_at is None:
         return run.queued_at < now - STALE_QUEUED
+    if run.worker_id is not None and not Worker.objects.live(now).filter(pk=run.worker_id).exists():
+        return True  # its worker process stopped or died
     return run.started_at < now - STALE_RUNNING and not lease.holds(run.mailbox_id)
 
 

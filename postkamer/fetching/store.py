@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -394,9 +394,12 @@ def store_batch(
     *,
     repaired: bool = False,
     fetched_at: dt.datetime | None = None,
+    keep: Callable[[], None] | None = None,
 ) -> BatchResult:
     """Commit ``items`` (fetched from ``state``'s folder under ``uidvalidity``) and
     move the folder's mark to the highest UID among them, all in one transaction.
+    ``keep`` is called first inside that transaction (the fetch renews its claim
+    there); whatever it raises rolls the batch back.
 
     A message is skipped when this (folder, UIDVALIDITY, UID) is already stored, or
     when the mailbox already holds a message of the same role with the same
@@ -421,6 +424,8 @@ def store_batch(
             [(item.sha256, item.fetched.raw) for item in todo if item.sha256 not in raw_ids]
         )
         with transaction.atomic():
+            if keep is not None:
+                keep()
             # Decide again inside the transaction: another process may have stored
             # some of these (or gc-raw removed a raw row) since the first look.
             _present, _known, todo, raw_ids = _to_store(state, uidvalidity, items)

@@ -122,10 +122,15 @@ class FolderSync:
         fetched_at: dt.datetime,
     ) -> int:
         hooks.reached("after_batch")
-        if self.token is not None:
-            lease.renew(self.mailbox.pk, self.token)
+        mailbox_id, token = self.mailbox.pk, self.token
+
+        def keep() -> None:
+            # In the batch's transaction: it commits only while the lease is ours.
+            if token is not None:
+                lease.renew(mailbox_id, token)
+
         result = store.store_batch(
-            state, uidvalidity, batch, repaired=repaired, fetched_at=fetched_at
+            state, uidvalidity, batch, repaired=repaired, fetched_at=fetched_at, keep=keep
         )
         hooks.reached("after_commit")
         self.done += len(batch)

@@ -135,10 +135,13 @@ class Mailbox(models.Model):
 
     # Scheduling and the claim that keeps two fetches of one mailbox apart (docs/product.md, Fetching):
     # a conditional UPDATE sets lease_until/lease_token; 0 rows = someone else has it,
-    # and a crashed worker's lease simply expires.
+    # and a crashed worker's lease simply expires. lease_worker is the id of the
+    # worker process (fetching's Worker; no foreign key: mailboxes sits below
+    # fetching) holding it, so a lease is free as soon as that worker stops reporting.
     next_fetch_at = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
     lease_until = models.DateTimeField(null=True, blank=True, editable=False)
     lease_token = models.CharField(max_length=64, blank=True, editable=False)
+    lease_worker = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
     # Repair synchronisation: the next fetch considers every message from this moment.
     repair_since = models.DateTimeField(null=True, blank=True, editable=False)
 

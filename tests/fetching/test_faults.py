@@ -18,7 +18,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from postkamer.fetching import engine, reader
+from postkamer.fetching import engine, reader, store
 from postkamer.fetching.models import FolderState
 from postkamer.mail import errors, imap, imapfetch
 from postkamer.mailboxes.connection import connect_options, imap_settings
@@ -317,11 +317,16 @@ def pause(point):
         time.sleep(60)
 
 hooks.listeners.append(pause)
-engine.fetch_mailbox(Mailbox.objects.get(pk=int(sys.argv[1])))
+if len(sys.argv) > 3:  # a queued run, in a registered worker process
+    from postkamer.fetching import push
+    worker = push.register("killed", "test", os.getpid())
+    engine.run_queued(int(sys.argv[3]), worker=worker)
+else:
+    engine.fetch_mailbox(Mailbox.objects.get(pk=int(sys.argv[1])))
 """
 
 
-def _start_worker(box, dovecot, point):
+def _start_worker(box, dovecot, point, run_id=None):
     env = dict(os.environ)
     env.update(
         {
@@ -330,7 +335,8 @@ def _start_worker(box, dovecot, point):
         }
     )
     proc = subprocess.Popen(
-        [sys.executable, "-c", _WORKER, str(box.mailbox.pk), point],
+        [sys.executable, "-c", _WORKER, str(box.mailbox.pk), point]
+        + ([str(run_id)] if run_id else []),
         env=env,
         stderr=subprocess.PIPE,
         cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
@@ -364,3 +370,52 @@ def test_a_worker_killed_mid_fetch_loses_and_duplicates_nothing(
     assert outcome.ok
     assert outcome.new_messages == 3 - committed
     assert stored(live_box) == ["Bericht 0", "Bericht 1", "Bericht 2"]
+
+
+def test_a_worker_process_killed_mid_fetch_holds_its_mailbox_only_until_it_stops_reporting(
+    live_box, dovecot, settings, django_capture_on_commit_callbacks
+):
+    from postkamer.fetching.models import FetchRun, Worker
+    from postkamer.fetching.queue import request_fetch
+
+    settings.POSTKAMER_WATCH_LEASE = 1.0
+    for i in range(3):
+        live_box.deliver(make_message(f"Bericht {i}"))
+    run = request_fetch(live_box.mailbox, enqueue=False)
+    proc = _start_worker(live_box, dovecot, "after_batch", run.pk)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    proc.stderr.close()
+    worker = Worker.objects.get(name="killed")
+    assert FetchRun.objects.get(pk=run.pk).worker_id == worker.pk
+    mailbox = Mailbox.objects.get(pk=live_box.mailbox.pk)
+    assert mailbox.lease_worker == worker.pk
+    # While the worker still counts as live, its lease holds.
+    Worker.objects.filter(pk=worker.pk).update(last_seen=timezone.now())
+    assert engine.claim(mailbox.pk) is None
+    # One watch lease without a report: new mail announced now is fetched at once,
+    # though the dead worker's lease has minutes to run.
+    time.sleep(1.2)
+    assert mailbox.lease_until > timezone.now() + dt.timedelta(minutes=5)
+    with django_capture_on_commit_callbacks(execute=True):
+        new = request_fetch(mailbox, trigger=FetchRun.Trigger.PUSH)
+    assert new.pk != run.pk
+    new.refresh_from_db()
+    assert new.ok and new.new_messages == 3
+    assert FetchRun.objects.get(pk=run.pk).error_code == "abandoned"
+    assert stored(live_box) == ["Bericht 0", "Bericht 1", "Bericht 2"]
+
+
+def test_a_batch_is_not_committed_once_its_lease_is_lost(box):
+    state = FolderState.objects.create(
+        mailbox=box.mailbox, role="inbox", name="INBOX", uidvalidity=1
+    )
+    item = store.prepare(
+        imapfetch.FetchedMessage(uid=1, raw=make_message("Te laat"), flags=(), internal_date=None)
+    )
+    token = engine.claim(box.mailbox.pk)
+    Mailbox.objects.filter(pk=box.mailbox.pk).update(lease_token="someone-else")
+    with pytest.raises(engine.LeaseLost):
+        store.store_batch(state, 1, [item], keep=lambda: engine.renew(box.mailbox.pk, token))
+    state.refresh_from_db()
+    assert state.last_uid == 0 and stored(box) == []

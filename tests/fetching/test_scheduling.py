@@ -128,3 +128,30 @@ def test_the_progress_bar_shows_messages_and_megabytes():
     bar.finish()
     text = out.getvalue()
     assert "5/10 2.5 MB" in text and "10/10 5.0 MB" in text and text.endswith("\n")
+
+
+def test_a_lease_is_free_once_its_worker_stops_or_falls_silent_and_not_before(db, settings):
+    from postkamer.fetching.models import Worker
+
+    settings.POSTKAMER_WATCH_LEASE = 30.0
+    tenant = factories.tenant()
+    mailbox, other = factories.mailbox(tenant), factories.mailbox(tenant)
+    worker = Worker.objects.create(name="w", host="h", pid=1)
+    token = engine.claim(mailbox.pk, worker=worker.pk)
+    assert token and engine.claim(mailbox.pk) is None
+    # Its office runs one fetch: with a share of one, the other mailbox waits.
+    with pytest.raises(engine.ShareFull):
+        engine.claim(other.pk, share=1)
+
+    Worker.objects.filter(pk=worker.pk).update(last_seen=timezone.now() - dt.timedelta(seconds=31))
+    assert engine.claim(other.pk, share=1)  # a dead worker's fetch no longer counts
+    taken = engine.claim(mailbox.pk)
+    assert taken and Mailbox.objects.get(pk=mailbox.pk).lease_worker is None
+    with pytest.raises(engine.LeaseLost):
+        engine.renew(mailbox.pk, token)
+
+    stopped = Worker.objects.create(name="s", host="h", pid=2)
+    engine.release(mailbox.pk, taken)
+    assert engine.claim(mailbox.pk, worker=stopped.pk)
+    Worker.objects.filter(pk=stopped.pk).update(stopped_at=timezone.now())
+    assert engine.claim(mailbox.pk)
