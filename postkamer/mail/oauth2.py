@@ -10,6 +10,12 @@ Authlib's client (on httpx2) does the protocol; this module chooses how it talks
   reads ``SSL_CERT_FILE``, ``REQUESTS_CA_BUNDLE`` and friends from the environment,
   and some of them then ignore the trust they were given; a server where those
   variables are set would silently trust something else than the mail connections.
+- **Time.** Each read has ``timeout``, and the whole token request has a total
+  deadline (:class:`postkamer.mail.deadline.Deadline`, as every IMAP and SMTP
+  operation): an endpoint that drips one byte at a time is cut off. The watchdog
+  needs the socket, which the HTTP client keeps to itself; httpcore's documented
+  ``trace`` request extension reports each new connection, and a request hook
+  installs it.
 - **Errors** become mail errors with a stable code (``postkamer.mail.errors``):
   ``invalid_grant`` means someone must sign in again (:class:`OAuthReconnect`); an
   endpoint that cannot be reached or answers 5xx/429 is temporary
@@ -36,6 +42,7 @@ from authlib.integrations.base_client.errors import OAuthError as AuthlibOAuthEr
 from authlib.integrations.httpx_client import OAuth2Client
 
 from postkamer.mail import errors
+from postkamer.mail.deadline import Deadline
 
 #: Used when a token answer has no ``expires_in`` (RFC 6749 leaves it optional).
 DEFAULT_LIFETIME = 3600.0
@@ -63,6 +70,12 @@ class HttpOptions:
 
     ssl_context: ssl.SSLContext
     timeout: float = 10.0
+    #: The total seconds of one token request (default: twice ``timeout``).
+    deadline: float | None = None
+
+    @property
+    def total_seconds(self) -> float:
+        return self.deadline if self.deadline is not None else 2 * self.timeout
 
 
 @dataclass(frozen=True)
@@ -87,7 +100,30 @@ class AuthorizationRequest:
     code_verifier: str = field(repr=False)
 
 
-def _client(endpoints: Endpoints, http: HttpOptions, scope: str | None = None) -> OAuth2Client:
+def _watched_by(deadline: Deadline) -> Callable[[httpx2.Request], None]:
+    """A request hook that makes ``deadline`` watch every connection the request
+    opens (reported by the ``trace`` extension once the TCP connection stands)."""
+
+    def trace(event: str, info: dict[str, Any]) -> None:
+        if event == "connection.connect_tcp.complete":
+            stream = info.get("return_value")
+            sock = stream.get_extra_info("socket") if stream is not None else None
+            if sock is not None:
+                deadline.attach(sock)
+
+    def hook(request: httpx2.Request) -> None:
+        request.extensions["trace"] = trace
+
+    return hook
+
+
+def _client(
+    endpoints: Endpoints,
+    http: HttpOptions,
+    scope: str | None = None,
+    deadline: Deadline | None = None,
+) -> OAuth2Client:
+    hooks = {"request": [_watched_by(deadline)]} if deadline is not None else {}
     return OAuth2Client(
         endpoints.client_id,
         endpoints.client_secret,
@@ -98,6 +134,7 @@ def _client(endpoints: Endpoints, http: HttpOptions, scope: str | None = None) -
         trust_env=False,
         timeout=httpx2.Timeout(http.timeout),
         follow_redirects=False,
+        event_hooks=hooks,
     )
 
 
@@ -141,10 +178,12 @@ def exchange_code(
     Raises the ``OAuth*`` errors of :mod:`postkamer.mail.errors` (a used or expired
     code is ``OAuthReconnect``) or ``CertificateUntrusted``.
     """
-    with _client(endpoints, http) as client:
+    deadline = _deadline(endpoints, http)
+    with _client(endpoints, http, deadline=deadline) as client:
         answer = _call(
             endpoints,
             "",
+            deadline,
             lambda: client.fetch_token(
                 endpoints.token_url,
                 grant_type="authorization_code",
@@ -167,10 +206,12 @@ def refresh(
     ``OAuth*`` errors, or ``CertificateUntrusted``.
     """
     scope = " ".join(scopes) or None
-    with _client(endpoints, http, scope=scope) as client:
+    deadline = _deadline(endpoints, http)
+    with _client(endpoints, http, scope=scope, deadline=deadline) as client:
         answer = _call(
             endpoints,
             "",
+            deadline,
             lambda: client.refresh_token(endpoints.token_url, refresh_token=refresh_token),
             secrets=(refresh_token,),
         )
@@ -185,10 +226,12 @@ def client_credentials(
 
     Raises the ``OAuth*`` errors or ``CertificateUntrusted``.
     """
-    with _client(endpoints, http, scope=scope) as client:
+    deadline = _deadline(endpoints, http)
+    with _client(endpoints, http, scope=scope, deadline=deadline) as client:
         answer = _call(
             endpoints,
             tenant,
+            deadline,
             lambda: client.fetch_token(endpoints.token_url, grant_type="client_credentials"),
             secrets=(),
         )
@@ -241,13 +284,30 @@ def _tokens(endpoints: Endpoints, answer: Mapping[str, Any]) -> Tokens:
 T = TypeVar("T")
 
 
-def _call(endpoints: Endpoints, tenant: str, request: Callable[[], T], secrets: Iterable[str]) -> T:
-    """Run one token request and turn whatever goes wrong into a mail error."""
+def _deadline(endpoints: Endpoints, http: HttpOptions) -> Deadline:
+    return Deadline(http.total_seconds, f"the {endpoints.provider} token endpoint")
+
+
+def _call(
+    endpoints: Endpoints,
+    tenant: str,
+    deadline: Deadline,
+    request: Callable[[], T],
+    secrets: Iterable[str],
+) -> T:
+    """Run one token request within ``deadline`` and turn whatever goes wrong into a
+    mail error."""
     provider = endpoints.provider
     hidden = [s for s in (*secrets, endpoints.client_secret) if s]
     started = time.monotonic()
     try:
-        return request()
+        with deadline:
+            return request()
+    except errors.Timeout:
+        raise errors.OAuthUnavailable(
+            provider,
+            f"{provider} token endpoint did not finish within {deadline.seconds:g} s",
+        ) from None
     except AuthlibOAuthError as exc:
         error = str(exc.error or "")
         description = _scrub(str(exc.description or ""), hidden)[:300]

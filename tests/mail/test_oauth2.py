@@ -173,3 +173,24 @@ def test_an_id_token_names_the_account_and_junk_names_nobody():
     assert oauth2.account_from_id_token(f"x.{payload.decode()}.y") == "a@b.test"
     assert oauth2.account_from_id_token("not a token") == ""
     assert oauth2.account_from_id_token("x.!!!.y") == ""
+
+
+def test_a_token_endpoint_that_drips_is_cut_off_at_the_total_deadline(idp, test_ca):
+    import time
+
+    # One byte of the answer every 0.2 s: every read is well within its 1 s time-out.
+    idp.drip = 0.2
+    http = oauth2.HttpOptions(
+        ssl_context=make_ssl_context(str(test_ca.ca_cert)), timeout=1, deadline=2
+    )
+    started = time.monotonic()
+    try:
+        with pytest.raises(errors.OAuthUnavailable, match="did not finish within 2 s"):
+            oauth2.client_credentials(
+                _endpoints(idp, tenant="kantoor.test"),
+                http,
+                scope="https://outlook.office365.com/.default",
+            )
+    finally:
+        idp.reset()
+    assert 2 <= time.monotonic() - started < 3.5

@@ -23,6 +23,7 @@ The certificate comes from the test CA, so Postkamer trusts it through
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import html
@@ -90,6 +91,8 @@ class IdentityProvider:
     access_lifetime: float = 3600.0
     rotate: bool = True
     down: bool = False
+    #: Seconds between the bytes of a token answer's body (0: all at once).
+    drip: float = 0.0
     requests: list[Request] = field(default_factory=list)
     _codes: dict[str, _Code] = field(default_factory=dict, repr=False)
     _pending: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
@@ -121,7 +124,7 @@ class IdentityProvider:
 
     def reset(self) -> None:
         """Back to a platform that works, with a fresh request count."""
-        self.access_lifetime, self.rotate, self.down = 3600.0, True, False
+        self.access_lifetime, self.rotate, self.down, self.drip = 3600.0, True, False, 0.0
         self.requests.clear()
 
     @property
@@ -411,7 +414,7 @@ class _Handler(BaseHTTPRequestHandler):
         if body is None:
             self._send(status, b"Service Unavailable", "text/plain")
         else:
-            self._send(status, json.dumps(body).encode(), "application/json")
+            self._send(status, json.dumps(body).encode(), "application/json", self.idp.drip)
 
     def _basic(self) -> tuple[str, str] | None:
         header = self.headers.get("Authorization", "")
@@ -420,13 +423,20 @@ class _Handler(BaseHTTPRequestHandler):
         user, _, password = base64.b64decode(header[6:]).decode().partition(":")
         return user, password
 
-    def _send(self, status: int, body: bytes, content_type: str) -> None:
+    def _send(self, status: int, body: bytes, content_type: str, drip: float = 0.0) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
-        self.wfile.write(body)
+        if not drip:
+            self.wfile.write(body)
+            return
+        with contextlib.suppress(OSError):  # the client may give up first
+            for i in range(len(body)):
+                self.wfile.write(body[i : i + 1])
+                self.wfile.flush()
+                time.sleep(drip)
 
     def log_message(self, format: str, *args: object) -> None:
         pass  # keep test output clean
