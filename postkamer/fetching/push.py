@@ -114,11 +114,6 @@ def heartbeat(worker_id: int, watching: int, connections: int) -> None:
     )
 
 
-def live_workers(now: dt.datetime | None = None) -> QuerySet[Worker]:
-    """Workers that reported within one lease and have not stopped."""
-    return Worker.objects.live(now)
-
-
 def stop(worker_id: int) -> int:
     """Hand back every lease of the stopping worker at once; returns how many."""
     released = release(worker_id)
@@ -130,7 +125,7 @@ def stop(worker_id: int) -> int:
 def share(worker_id: int, limit: int) -> int:
     """How many mailboxes this worker should watch: its part of all watchable
     mailboxes among the live workers (itself included), at most ``limit``."""
-    workers = max(1, live_workers().exclude(pk=worker_id).count() + 1)
+    workers = max(1, Worker.objects.live().exclude(pk=worker_id).count() + 1)
     return min(limit, math.ceil(watchable().count() / workers))
 
 

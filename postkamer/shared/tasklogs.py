@@ -14,12 +14,12 @@ import logging
 
 #: The loggers Huey writes those lines to: its API and the consumer's scheduler.
 HUEY_LOGGERS = ("huey", "huey.consumer.Scheduler")
-#: The names of the periodic dispatch tasks whose routine lines are dropped.
+#: The names of the tasks whose routine lines are dropped.
 QUIET_TASKS: set[str] = set()
 
 
 class QuietDispatch(logging.Filter):
-    """Drops Huey's INFO and DEBUG lines about the periodic dispatchers."""
+    """Drops Huey's INFO and DEBUG lines about the tasks in :data:`QUIET_TASKS`."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno > logging.INFO:
@@ -29,7 +29,7 @@ class QuietDispatch(logging.Filter):
 
 
 def install(task: str) -> None:
-    """Drop Huey's routine lines about the periodic task ``task`` (a function name)."""
+    """Drop Huey's routine lines about the task ``task`` (a function name)."""
     QUIET_TASKS.add(task)
     for name in HUEY_LOGGERS:
         logger = logging.getLogger(name)

@@ -37,7 +37,7 @@ class Command(BaseCommand):
         from huey.contrib.djhuey import HUEY
 
         now = timezone.now()
-        live = set(push.live_workers(now).values_list("pk", flat=True))
+        live = set(Worker.objects.live(now).values_list("pk", flat=True))
         workers = Worker.objects.order_by("host", "pid")
         if not options["all"]:
             workers = workers.filter(pk__in=live)
